@@ -1,0 +1,79 @@
+import json
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from uuid import UUID
+
+import msgpack
+import pytest
+
+from kata.codec import DecodeError, from_json, from_msgpack, to_json, to_msgpack
+
+
+class Model:
+    def __init__(self, id: int, when: datetime) -> None:
+        self.id, self.when = id, when
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "when": self.when}
+
+
+WHEN = datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=timezone.utc)
+U = UUID("12345678-1234-5678-1234-567812345678")
+
+
+def test_json_is_compact_utf8_and_follows_the_value_rules():
+    body = to_json({"baz": "ü", "n": [1, 2.5, None, True], "t": (1, 2)})
+    assert body == '{"baz":"ü","n":[1,2.5,null,true],"t":[1,2]}'.encode()
+    special = {"dt": WHEN, "d": date(2026, 1, 2), "tm": time(3, 4), "dec": Decimal("1.10"), "u": U}
+    assert json.loads(to_json(special)) == {
+        "dt": "2026-01-02T03:04:05.000600+00:00",
+        "d": "2026-01-02",
+        "tm": "03:04:00",
+        "dec": "1.10",
+        "u": "12345678-1234-5678-1234-567812345678",
+    }
+
+
+def test_objects_with_to_dict_are_encoded_as_their_mapping_in_both_formats():
+    value = [Model(1, WHEN)]
+    expected = [{"id": 1, "when": "2026-01-02T03:04:05.000600+00:00"}]
+    assert json.loads(to_json(value)) == expected
+    assert msgpack.unpackb(to_msgpack(value)) == expected
+
+
+def test_bytes_are_msgpack_only():
+    assert msgpack.unpackb(to_msgpack({"b": b"\x00\xff"})) == {"b": b"\x00\xff"}
+    with pytest.raises(TypeError, match="msgpack"):
+        to_json({"b": b"\x00"})
+
+
+@pytest.mark.parametrize("encode", [to_json, to_msgpack])
+def test_unknown_types_raise_type_error_naming_the_type(encode):
+    class Opaque:
+        pass
+
+    with pytest.raises(TypeError, match="Opaque"):
+        encode({"x": Opaque()})
+
+
+def test_nan_is_refused_in_json():
+    with pytest.raises(ValueError):
+        to_json(float("nan"))
+
+
+@pytest.mark.parametrize("data", [b"", b"{", b'{"a": }', b"\xff\xfe", b"[1,]"])
+def test_malformed_json_raises_decode_error_with_the_decoders_message(data):
+    with pytest.raises(DecodeError, match="invalid JSON"):
+        from_json(data)
+
+
+@pytest.mark.parametrize("data", [b"", b"\xc1", b"\x92\x01", b"\xa3ab", b"\xa2\xff\xfe", b"\x81\x01\x02"])
+def test_malformed_msgpack_raises_decode_error(data):
+    with pytest.raises(DecodeError, match="invalid msgpack"):
+        from_msgpack(data)
+
+
+def test_decoders_round_trip_plain_values():
+    value = {"a": [1, "x", None, {"b": 2.5}]}
+    assert from_json(to_json(value)) == value
+    assert from_msgpack(to_msgpack(value)) == value

@@ -1,0 +1,198 @@
+"""pytest fixtures that hand tests real servers, isolated per test.
+
+Session-wide servers (``postgres_target``, ``redis_server``, ``memcached_servers``) are started
+lazily, the first time a test asks for one, so a run of the router's tests starts none. Each
+test gets its own database (``database``) and its own key prefix (``key_prefix``), so tests
+and whole test runs can share servers. ``own_server`` starts a private server that a test may
+stop, kill and start again.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from kata_harness import servers
+from kata_harness.servers import OwnedServer, PostgresTarget, ServerUnavailable
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.address}"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """A fresh, empty database that lives for one test."""
+
+    __test__ = False  # not a test class, despite the name
+
+    target: PostgresTarget
+    name: str
+
+    @property
+    def dsn(self) -> str:
+        return self.target.dsn(self.name)
+
+    @property
+    def section(self) -> dict[str, Any]:
+        """The guide's ``database:`` section for this database."""
+        return {
+            "name": self.name,
+            "host": self.target.host,
+            "port": self.target.port,
+            "user": self.target.user,
+            "password": self.target.password,
+            "pool_size": 4,
+        }
+
+
+class _Servers:
+    """The servers of one test run: started on first use, stopped at the end."""
+
+    def __init__(self) -> None:
+        self._owned: list[OwnedServer] = []
+        self._cache: dict[str, Any] = {}
+
+    def _start(self, kind: str) -> OwnedServer:
+        server = servers.start(kind)
+        self._owned.append(server)
+        return server
+
+    def _get(self, kind: str, make: Callable[[], Any]) -> Any:
+        if kind not in self._cache:
+            try:
+                self._cache[kind] = make()
+            except ServerUnavailable as exc:
+                self._cache[kind] = exc
+        found = self._cache[kind]
+        if isinstance(found, ServerUnavailable):
+            pytest.fail(str(found), pytrace=False)
+        return found
+
+    def postgres(self) -> PostgresTarget:
+        def make() -> PostgresTarget:
+            env = os.environ.get("KATA_TEST_POSTGRES_DSN")
+            if env:
+                return servers.postgres_target_from_env(env)
+            server = self._start("postgres")
+            assert isinstance(server, servers.PostgresServer)
+            return PostgresTarget(server.host, server.port, server.user, server.password, "postgres")
+
+        return self._get("postgres", make)  # type: ignore[no-any-return]
+
+    def redis(self) -> Endpoint:
+        def make() -> Endpoint:
+            env = os.environ.get("KATA_TEST_REDIS_URL")
+            if env:
+                return Endpoint(*servers.redis_address_from_env(env))
+            server = self._start("redis")
+            return Endpoint(server.host, server.port)
+
+        return self._get("redis", make)  # type: ignore[no-any-return]
+
+    def memcached(self) -> list[Endpoint]:
+        def make() -> list[Endpoint]:
+            env = os.environ.get("KATA_TEST_MEMCACHED")
+            if env:
+                found = [Endpoint(*servers.split_address(a, 11211)) for a in env.split(",") if a.strip()]
+                if len(found) < 2:
+                    raise ServerUnavailable(
+                        "KATA_TEST_MEMCACHED must name two memcached servers: host:port,host:port"
+                    )
+                return found
+            return [Endpoint(s.host, s.port) for s in (self._start("memcached"), self._start("memcached"))]
+
+        return self._get("memcached", make)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        for server in self._owned:
+            server.destroy()
+        self._owned.clear()
+
+
+@pytest.fixture(scope="session")
+def kata_servers() -> Iterator[_Servers]:
+    found = _Servers()
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_target(kata_servers: _Servers) -> PostgresTarget:
+    """The PostgreSQL server of this run: where ``database`` creates its databases."""
+    return kata_servers.postgres()
+
+
+@pytest.fixture
+def database(postgres_target: PostgresTarget) -> Iterator[TestDatabase]:
+    """A new empty database for this test, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"kata_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_target.dsn(postgres_target.admin_dbname), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield TestDatabase(postgres_target, name)
+    finally:
+        with psycopg.connect(postgres_target.dsn(postgres_target.admin_dbname), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def redis_server(kata_servers: _Servers) -> Endpoint:
+    """The Redis server of this run (``.host``, ``.port``, ``.address``, ``.url``)."""
+    return kata_servers.redis()
+
+
+@pytest.fixture(scope="session")
+def memcached_servers(kata_servers: _Servers) -> list[Endpoint]:
+    """The two memcached servers of this run."""
+    return kata_servers.memcached()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A cache key prefix no other test uses."""
+    return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def own_server() -> Iterator[Callable[[str], OwnedServer]]:
+    """Start private servers a test may stop, kill and start again: ``own_server('redis')``.
+
+    These always come from the machine's binaries, also when environment variables name
+    shared servers, because a test must not kill a server others use.
+    """
+    started: list[OwnedServer] = []
+
+    def start(kind: str) -> OwnedServer:
+        try:
+            server = servers.start(kind)
+        except ServerUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.destroy()
