@@ -196,3 +196,11 @@ def own_server() -> Iterator[Callable[[str], OwnedServer]]:
     finally:
         for server in started:
             server.destroy()
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every distribution's wheel, built once per run from the working tree: ``{dist: Path}``."""
+    import check_packages
+
+    return check_packages.build_wheels(tmp_path_factory.mktemp("wheels"))
