@@ -1,0 +1,43 @@
+"""kata's lightweight ORM for PostgreSQL, on psycopg 3 and psycopg_pool.
+
+Configure it once with :func:`initialize`, then declare one :class:`Object` subclass per table::
+
+    kata.db.initialize({'name': 'app', 'host': 'localhost', 'user': 'app', 'pool_size': 10})
+
+    class Foo(kata.db.Object):
+        __table__ = 'foo'
+
+    Foo.create([{'bar': 'baz', 'qux': 3}])
+    Foo.get({'bar': 'baz'}, order_by='qux', limit=5)
+"""
+
+from kata.db.connection import close, connect, connection, initialize, settings, transaction
+from kata.db.errors import (
+    ConfigurationError,
+    ConnectionLost,
+    DatabaseError,
+    IntegrityError,
+    NotInitializedError,
+    PoolTimeout,
+    UnknownColumnError,
+    UnknownTableError,
+)
+from kata.db.settings import Settings
+
+__all__ = [
+    "ConfigurationError",
+    "ConnectionLost",
+    "DatabaseError",
+    "IntegrityError",
+    "NotInitializedError",
+    "PoolTimeout",
+    "Settings",
+    "UnknownColumnError",
+    "UnknownTableError",
+    "close",
+    "connect",
+    "connection",
+    "initialize",
+    "settings",
+    "transaction",
+]

@@ -1,0 +1,123 @@
+"""The exceptions kata.db raises, and the translation of psycopg's errors into them.
+
+Every error that comes from the driver keeps the psycopg exception as ``__cause__``, so its
+diagnostics (``exc.__cause__.diag``) stay reachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import psycopg_pool
+
+# SQLSTATEs that mean the server ended the session: admin_shutdown, crash_shutdown and
+# cannot_connect_now (the server is starting or stopping).
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03"})
+
+
+class DatabaseError(Exception):
+    """The base of every kata.db error.
+
+    ``sqlstate`` is the server's five-character error code when the server reported the error,
+    otherwise None.
+    """
+
+    sqlstate: str | None = None
+
+
+class ConfigurationError(DatabaseError, ValueError):
+    """The ``database`` configuration section is wrong; ``key`` names the offending key."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class NotInitializedError(DatabaseError):
+    """kata.db was used before :func:`kata.db.initialize` or after :func:`kata.db.close`."""
+
+
+class ConnectionLost(DatabaseError):
+    """The server could not be reached, or the connection broke while in use.
+
+    A statement that was running may or may not have been committed. Connections in the pool
+    are checked before they are handed out, so the next call after a server restart gets a
+    fresh connection.
+    """
+
+
+class PoolTimeout(DatabaseError):
+    """No pooled connection became free within the configured ``pool_timeout``."""
+
+
+class IntegrityError(DatabaseError):
+    """A constraint rejected the statement; nothing the statement wrote was kept.
+
+    ``constraint`` is the name of the violated constraint (None for NOT NULL violations,
+    which name a ``column`` instead) and ``table`` the table it belongs to.
+    """
+
+    def __init__(
+        self, message: str, constraint: str | None = None, table: str | None = None, column: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+
+
+class UnknownTableError(DatabaseError):
+    """A model's ``__table__`` names no table or view visible in the database."""
+
+    def __init__(self, message: str, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class UnknownColumnError(DatabaseError):
+    """A column name (in values, a where mapping or order_by) is not a column of the table."""
+
+    def __init__(self, message: str, table: str, column: str) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column
+
+
+def translate_error(exc: psycopg.Error) -> DatabaseError:
+    """The kata.db error for a psycopg error (the caller raises it ``from exc``)."""
+    message = str(exc).strip() or type(exc).__name__
+    result: DatabaseError
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        result = PoolTimeout(f"no database connection became free in time: {message}")
+    elif isinstance(exc, psycopg_pool.PoolClosed):
+        result = NotInitializedError("the kata.db connection pool is closed: call kata.db.initialize() again")
+    elif isinstance(exc, psycopg.IntegrityError):
+        diag = exc.diag
+        result = IntegrityError(message, diag.constraint_name, diag.table_name, diag.column_name)
+    elif _is_connection_failure(exc):
+        result = ConnectionLost(f"database connection failed: {message}")
+    else:
+        result = DatabaseError(message)
+    result.sqlstate = exc.sqlstate
+    return result
+
+
+def _is_connection_failure(exc: psycopg.Error) -> bool:
+    if isinstance(exc, psycopg.InterfaceError):
+        return True  # e.g. "the connection is closed"
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    # No SQLSTATE means libpq itself failed: refused, reset, or closed by the server.
+    return state is None or state.startswith("08") or state in _SESSION_ENDED
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Raise psycopg errors raised inside the block as kata.db errors."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise translate_error(exc) from exc
