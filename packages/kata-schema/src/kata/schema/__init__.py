@@ -1,0 +1,1 @@
+"""Plain-SQL migrations for PostgreSQL."""
