@@ -1,0 +1,237 @@
+"""The ``kata`` command: create a project, serve it, and look after its routes, schema and servers.
+
+    kata new NAME                 lay out a new project in ./NAME
+    kata serve                    development server that reloads on change
+    kata routes                   the routes the app serves
+    kata schema status|apply|reset|new NAME
+    kata check                    load the config, reach the database and every cache
+
+Run it from the project folder (the one holding config/, schema/ and the package). The
+configuration is ``--config``, else ``$CONFIG``, else ``config/dev.yaml``; the app is ``--app``,
+else the package named like the project folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kata.configfile import ConfigError
+
+
+class CommandError(Exception):
+    """A command that cannot go ahead; main() prints the message and exits with status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kata`` command with *argv* (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except (CommandError, ConfigError) as exc:
+        print(f"kata {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    new = commands.add_parser("new", help="lay out a new project")
+    new.add_argument("name", help="the project's name: a Python package name, e.g. myproject")
+    new.add_argument("--dir", type=Path, help="where to create it (default: ./NAME)")
+    new.set_defaults(run=_new)
+
+    serve = commands.add_parser("serve", help="run the development server, reloading on change")
+    _project_options(serve, app=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-reload", dest="reload", action="store_false", help="do not watch for changes")
+    serve.set_defaults(run=_serve)
+
+    routes = commands.add_parser("routes", help="list the routes of the app")
+    _project_options(routes, app=True)
+    routes.set_defaults(run=_routes)
+
+    schema = commands.add_parser("schema", help="apply, reset or inspect the migrations in schema/")
+    actions = schema.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        ("status", "each migration, applied or pending"),
+        ("apply", "apply the pending migrations"),
+        ("reset", "drop everything and apply every migration"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        _project_options(sub, schema=True)
+        if action == "apply":
+            sub.add_argument(
+                "--after", type=int, default=0, metavar="N", help="apply only migrations after the Nth"
+            )
+        sub.set_defaults(run=_schema)
+    sub = actions.add_parser("new", help="create the next migration file")
+    sub.add_argument("name", help="what the migration does, e.g. add-users")
+    sub.add_argument(
+        "--schema", type=Path, default=Path("schema"), help="the migrations folder (default: schema)"
+    )
+    sub.set_defaults(run=_schema_new)
+
+    check = commands.add_parser("check", help="load the config and reach the database and every cache")
+    _project_options(check)
+    check.set_defaults(run=_check)
+    return parser
+
+
+def _project_options(parser: argparse.ArgumentParser, app: bool = False, schema: bool = False) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="the configuration file (default: $CONFIG or config/dev.yaml)"
+    )
+    if app:
+        parser.add_argument(
+            "--app", help="MODULE[:ATTR] of the WSGI app (default: the package named like this folder)"
+        )
+    if schema:
+        parser.add_argument(
+            "--schema", type=Path, default=Path("schema"), help="the migrations folder (default: schema)"
+        )
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """The configuration file a command uses: --config, $CONFIG, or config/dev.yaml."""
+    if args.config is not None:
+        return Path(args.config)
+    return Path(os.environ.get("CONFIG") or "config/dev.yaml")
+
+
+def app_spec(args: argparse.Namespace) -> tuple[str, str]:
+    """(module, attribute) of the app: --app, or the package named like the current folder."""
+    spec = args.app
+    if not spec:
+        here = Path.cwd()
+        if not (here / here.name / "__init__.py").is_file():
+            raise CommandError(
+                f"no package {here.name}/ here: run this from the project folder, or pass --app MODULE[:ATTR]"
+            )
+        spec = here.name
+    module, _, attribute = spec.partition(":")
+    return module, attribute or "app"
+
+
+def load_app(args: argparse.Namespace) -> Any:
+    """Import the project's app module (with CONFIG set from --config) and return its WSGI app."""
+    module, attribute = app_spec(args)
+    if args.config is not None:
+        os.environ["CONFIG"] = str(Path(args.config).resolve())
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    loaded = importlib.import_module(module)
+    try:
+        return getattr(loaded, attribute)
+    except AttributeError:
+        raise CommandError(f"module {module} has no attribute {attribute!r}") from None
+
+
+def _new(args: argparse.Namespace) -> int:
+    from kata import project
+
+    where = project.create(args.name, args.dir)
+    print(f"Created {where}/ (the project {args.name}). Next:\n")
+    print(f"    cd {where}")
+    print("    kata schema apply     # creates the tables, in an embedded PostgreSQL under config/")
+    print("    kata serve            # http://127.0.0.1:8000/foo/bar/123")
+    print("    pytest                # the tests in tests/")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kata import devserver
+
+    module, attribute = app_spec(args)
+    return devserver.run(
+        module, attribute, config=args.config, host=args.host, port=args.port, reload=args.reload
+    )
+
+
+def _routes(args: argparse.Namespace) -> int:
+    import kata.router
+
+    load_app(args)
+    rows = [
+        (route.template, route.resource, ", ".join(route.methods), route.format)
+        for route in kata.router.routes()
+    ]
+    if not rows:
+        print("no routes: import your routes module from the package's __init__.py")
+        return 0
+    _table(["ROUTE", "RESOURCE", "METHODS", "FORMAT"], rows)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import kata.config
+    import kata.schema
+
+    folder = Path(args.schema)
+    kata.config.initialize(config_path(args), bare=True)
+    try:
+        if args.action == "status":
+            entries = kata.schema.status(str(folder))
+            rows = [(e.version, e.name, "applied" if e.applied else "pending") for e in entries]
+            _table(["VERSION", "MIGRATION", "STATE"], rows)
+            pending = sum(1 for e in entries if not e.applied)
+            print(f"{len(entries)} migrations, {pending} pending")
+            return 0
+        started = time.perf_counter()
+        if args.action == "apply":
+            done = kata.schema.apply(str(folder), args.after)
+        else:
+            done = kata.schema.reset(str(folder))
+        for migration in done:
+            print(f"applied {migration.version} {migration.name} in {migration.duration * 1000:.1f} ms")
+        total = time.perf_counter() - started
+        print(f"{len(done)} migrations applied in {total:.2f} s" if done else "nothing to apply")
+        return 0
+    except kata.schema.MigrationError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        kata.config.close()
+
+
+def _schema_new(args: argparse.Namespace) -> int:
+    import kata.schema
+
+    try:
+        path = kata.schema.new(str(args.schema), args.name)
+    except kata.schema.MigrationError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"created {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from kata import doctor
+
+    return 0 if doctor.check(config_path(args), print) else 1
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

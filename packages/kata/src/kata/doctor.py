@@ -1,0 +1,79 @@
+"""``kata check``: load a configuration and reach each server it names, one line per part."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kata.configfile import ConfigError, Settings, load
+
+
+def check(path: Path, say: Callable[[str], None]) -> bool:
+    """Check the configuration at *path*, its database and every cache; True when all are fine.
+
+    Each part is tried on its own, so a database that is down does not hide a cache that is
+    misconfigured. Everything opened here is closed again.
+    """
+    import kata.cache
+    import kata.db
+
+    try:
+        settings = load(path)
+    except ConfigError as exc:
+        say(f"config    FAILED  {exc}")
+        return False
+    say(f"config    ok      {path}")
+    healthy = True
+
+    try:
+        healthy &= _database(settings, say)
+    finally:
+        kata.db.close()
+
+    for name, section in settings.cache.items():
+        label = f"cache     {name} ({section['type']})"
+        try:
+            started = time.perf_counter()
+            kata.cache.initialize({name: section})
+            kata.cache.caches()[name].ping()
+            say(f"{label}: ok in {(time.perf_counter() - started) * 1000:.1f} ms")
+        except Exception as exc:
+            say(f"{label}: FAILED  {exc}")
+            healthy = False
+        finally:
+            kata.cache.close()
+    return healthy
+
+
+def _database(settings: Settings, say: Callable[[str], None]) -> bool:
+    import kata.db
+
+    section = settings.database
+    where = ""
+    if settings.embedded is not None:
+        from kata import embedded
+
+        try:
+            section = embedded.start(settings.embedded).section(settings.embedded)
+        except embedded.EmbeddedError as exc:
+            say(f"database  FAILED  {exc}")
+            return False
+        where = f" (embedded, data in {settings.embedded.data_dir})"
+    if section is None:
+        say("database  none    (no database: section)")
+        return True
+    started = time.perf_counter()
+    try:
+        kata.db.initialize(section)
+        with kata.db.connection() as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except Exception as exc:
+        say(f"database  FAILED  {section['name']} on {section['host']}: {exc}")
+        return False
+    elapsed = (time.perf_counter() - started) * 1000
+    version = row[0] if row else "?"
+    say(
+        f"database  ok      {section['name']} on {section['host']}{where}, PostgreSQL {version}, {elapsed:.1f} ms"
+    )
+    return True

@@ -1,0 +1,134 @@
+"""pytest fixtures for testing a kata project (a ``pytest11`` plugin, active once kata is installed).
+
+Tell the plugin which module sets up the app, in ``pytest.ini`` (``kata new`` writes this)::
+
+    [pytest]
+    kata_app = myproject
+    kata_config = config/test.yaml     # optional: CONFIG for the tests (default: the module's own)
+    kata_schema = schema               # optional: the migrations folder (this is the default)
+
+Then, in a test::
+
+    def test_bar(kata_client):
+        response = kata_client.get('/foo/bar/123')
+        assert response.status == 200
+
+Fixtures (all start with ``kata_``):
+
+* ``kata_app``: the configured WSGI app, after importing the ``kata_app`` module once.
+* ``kata_database``: a new database on the configured server (for ``embedded: true``, on the
+  embedded one) with the project's migrations applied; ``kata.db`` points at it during the test,
+  and it is dropped afterwards. Its ``.name`` and ``.section`` say where it is.
+* ``kata_caches``: every configured cache replaced by an empty memory cache of the same name
+  for the test; returns ``kata.cache.caches()``.
+* ``kata_client``: ``kata.router.testing.Client`` of the app, with ``kata_database`` (when a
+  database is configured) and ``kata_caches`` in place, so tests never touch development data.
+
+The plugin imports nothing from kata until a test asks for one of these fixtures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("kata_app", "module whose import configures the kata app (e.g. myproject)", default="")
+    parser.addini(
+        "kata_config", "configuration file for the tests, set as CONFIG before kata_app is imported"
+    )
+    parser.addini(
+        "kata_schema", "folder of the project's migrations, relative to the rootdir", default="schema"
+    )
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """The database of one test: its ``name`` and the ``section`` kata.db was initialized with."""
+
+    __test__ = False  # not a test class, despite the name
+
+    name: str
+    section: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def kata_app(pytestconfig: pytest.Config) -> Any:
+    """The configured WSGI app; imports the ``kata_app`` module (from pytest.ini) first."""
+    import kata.config
+
+    module = str(pytestconfig.getini("kata_app")).strip()
+    if module:
+        config = str(pytestconfig.getini("kata_config") or "").strip()
+        if config and "CONFIG" not in os.environ:
+            os.environ["CONFIG"] = str(pytestconfig.rootpath / config)
+        importlib.import_module(module)
+    try:
+        return kata.config.app()
+    except RuntimeError as exc:
+        pytest.fail(f"{exc} (or set kata_app = YOUR_PACKAGE in pytest.ini)", pytrace=False)
+
+
+@pytest.fixture
+def kata_database(pytestconfig: pytest.Config, kata_app: Any) -> Iterator[TestDatabase]:
+    """A fresh database with the project's migrations applied, used by kata.db for this test."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    import kata.db
+    import kata.schema
+
+    try:
+        configured = kata.db.settings()
+    except kata.db.NotInitializedError:
+        pytest.fail("kata_database: the configuration has no database: section", pytrace=False)
+    original = {k: v for k, v in dataclasses.asdict(configured).items() if v is not None}
+    name = f"{configured.name}_test_{uuid.uuid4().hex[:12]}"[:63]
+    admin = make_conninfo(configured.conninfo, dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    section = {**original, "name": name, "pool_size": min(configured.pool_size, 4)}
+    try:
+        kata.db.initialize(section)
+        schema = pytestconfig.rootpath / str(pytestconfig.getini("kata_schema"))
+        if schema.is_dir():
+            kata.schema.apply(str(schema))
+        yield TestDatabase(name=name, section=section)
+    finally:
+        kata.db.initialize(original)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def kata_caches(kata_app: Any) -> Iterator[dict[str, Any]]:
+    """Every configured cache replaced by an empty memory cache of the same name."""
+    import kata.cache
+    import kata.config
+
+    configured = kata.config.settings().cache
+    kata.cache.initialize({name: {"type": "memory"} for name in configured})
+    try:
+        yield kata.cache.caches()
+    finally:
+        kata.cache.initialize(configured)
+
+
+@pytest.fixture
+def kata_client(request: pytest.FixtureRequest, kata_app: Any, kata_caches: dict[str, Any]) -> Any:
+    """A test client of the app, on a fresh database and empty memory caches."""
+    import kata.config
+    from kata.router.testing import Client
+
+    if kata.config.database() is not None:
+        request.getfixturevalue("kata_database")
+    return Client(kata_app)
