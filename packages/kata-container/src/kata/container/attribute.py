@@ -1,0 +1,131 @@
+"""The Attribute container: many values, one per item, looked up in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Protocol
+
+from kata.container.base import Container, check_key, seconds
+from kata.container.loader import load
+
+_NOT_PULLED = object()
+
+
+class Model(Protocol):
+    """What :meth:`Attribute.attribute` returns first: a class whose rows can be fetched in bulk.
+
+    ``kata.db.Object`` subclasses fit: ``get_in(column, values)`` returns the rows whose
+    *column* is one of *values*, and each row has the column's value as an attribute.
+    """
+
+    def get_in(self, column: str, values: list[Any], /) -> Iterable[Any]: ...
+
+
+class Attribute(Container):
+    """Caches one value per item and looks them all up at once: ``Bar([1, 2, 3]).get()``.
+
+    Define :meth:`cache`, :meth:`key` (of one item), and either :meth:`attribute` to fetch rows
+    of a model by a unique column, or :meth:`pull` for anything else::
+
+        class Bar(kata.container.Attribute):
+            def cache(self):
+                return kata.cache.memcached
+
+            def key(self, item):
+                return 'bar:%s' % item
+
+            def attribute(self):
+                return SomeModel, 'id'
+
+    Arguments after the items go to :meth:`~Container.init`. The items are kept as
+    ``self.items``, in the caller's order.
+    """
+
+    def __init__(self, items: Iterable[Hashable], *args: Any, **kwargs: Any) -> None:
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise TypeError(
+                f"{type(self).__qualname__} takes a collection of items, not {type(items).__qualname__}"
+            )
+        self.items = list(items)
+        self.init(*args, **kwargs)
+
+    def key(self, item: Any) -> str:
+        """The cache key of one item; unique across everything the cache holds."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define key(item)")
+
+    def absent_expire(self) -> float:
+        """Seconds an item the source does not have is remembered as absent: 60, or :meth:`expire` if shorter."""
+        expire = self.expire()
+        return 60 if expire is None else min(60, expire)
+
+    def attribute(self) -> tuple[Model, str]:
+        """The model and the unique column the items are values of, e.g. ``(SomeModel, 'id')``."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define attribute() or pull(items)")
+
+    def pull(self, items: list[Any]) -> Mapping[Any, Any]:
+        """Fetch the values of *items* (the misses only, distinct) from the source.
+
+        Returns a mapping indexed by item; an item left out is one the source does not have.
+        By default, the rows of ``model.get_in(column, items)`` by their *column* value, where
+        ``(model, column)`` is what :meth:`attribute` returns.
+        """
+        model, column = self.attribute()
+        rows: dict[Any, Any] = {}
+        for row in model.get_in(column, items):
+            value = getattr(row, column)
+            if value in rows:
+                raise ValueError(
+                    f"{type(self).__qualname__}: two rows have {column} = {value!r}; "
+                    "attribute() must name a unique column"
+                )
+            rows[value] = row
+        return rows
+
+    def get(self) -> dict[Any, Any]:
+        """Return a dict mapping each item to its value, in the caller's order; items without a value are left out.
+
+        Items are looked up once each: one ``get_multi`` for all, one :meth:`pull` of the misses,
+        one ``set_multi`` of what was pulled (items the source lacks are stored as absent for
+        :meth:`absent_expire` seconds). If the cache fails, everything is pulled and returned
+        anyway, and a warning is logged.
+        """
+        unique = list(dict.fromkeys(self.items))
+        if not unique:
+            return {}
+        keys = self._keys(unique)
+        item_by_key = dict(zip(keys, unique, strict=True))
+
+        def pull_keys(wanted: list[str]) -> dict[str, Any]:
+            items = [item_by_key[key] for key in wanted]
+            pulled = self.pull(items)
+            if not isinstance(pulled, Mapping):
+                raise TypeError(
+                    f"{type(self).__qualname__}.pull(items) returned {type(pulled).__qualname__}; "
+                    "expected a dict indexed by item"
+                )
+            values: dict[str, Any] = {}
+            for key, item in zip(wanted, items, strict=True):
+                value = pulled.get(item, _NOT_PULLED)
+                if value is not _NOT_PULLED:
+                    values[key] = value
+            return values
+
+        absent_expire = seconds(type(self).__qualname__, "absent_expire", self.absent_expire())
+        found = load(self._plan(pull_keys, absent_expire), keys)
+        return {item: found[key] for item, key in zip(unique, keys, strict=True) if key in found}
+
+    def dirty(self) -> None:
+        """Remove every item's value from the cache, with one ``delete_multi``."""
+        unique = list(dict.fromkeys(self.items))
+        self._delete(self._keys(unique))
+
+    def _keys(self, unique: list[Any]) -> list[str]:
+        owner = type(self).__qualname__
+        keys = [check_key(owner, self.key(item)) for item in unique]
+        if len(set(keys)) < len(keys):
+            seen: dict[str, Any] = {}
+            for item, key in zip(unique, keys, strict=True):
+                if key in seen:
+                    raise ValueError(f"{owner}: items {seen[key]!r} and {item!r} have the same key {key!r}")
+                seen[key] = item
+        return keys

@@ -1,0 +1,95 @@
+"""What Simple and Attribute have in common: the methods a subclass defines, and their checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kata.cache import Cache, CacheError
+from kata.container.loader import Plan
+from kata.container.logs import warn
+
+
+class Container:
+    """Base of the containers; define :meth:`cache` and, usually, :meth:`expire`."""
+
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        """Receive the constructor's arguments; the place to keep what :meth:`key` needs.
+
+        The constructor itself is the container's, so define this instead of ``__init__``.
+        Without an ``init`` the container takes no arguments (beyond an Attribute's items).
+        """
+        if args or kwargs:
+            raise TypeError(f"{type(self).__qualname__} takes no arguments: define init() to receive them")
+
+    def cache(self) -> Cache:
+        """The cache that holds the values, e.g. ``kata.cache.redis``."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define cache()")
+
+    def expire(self) -> float | None:
+        """Seconds a stored value lives; None (the default) leaves it to the cache's eviction."""
+        return None
+
+    def lock(self) -> Cache | None:
+        """A cache to hold cross-process pull locks in, e.g. ``kata.cache.redis``; None by default.
+
+        Threads of one process never pull the same key twice at once. Return a shared cache here
+        to extend that to every process using it: the first process to miss a key takes its lock
+        (one ``add`` per missed key) and pulls; the others poll the cache until the value is
+        stored, or pull it themselves after :meth:`lock_timeout` seconds.
+        """
+        return None
+
+    def lock_timeout(self) -> float:
+        """Seconds a cross-process lock lasts, and how long others wait for its holder; 10."""
+        return 10
+
+    def _plan(self, pull: Callable[[list[str]], Mapping[str, Any]], absent_expire: float | None) -> Plan:
+        owner = type(self).__qualname__
+        return Plan(
+            owner=type(self),
+            cache=self.cache(),
+            expire=optional_seconds(owner, "expire", self.expire()),
+            absent_expire=absent_expire,
+            lock=self.lock(),
+            lock_timeout=seconds(owner, "lock_timeout", self.lock_timeout()),
+            pull=pull,
+        )
+
+    def _delete(self, keys: list[str]) -> None:
+        cache = self.cache()
+        try:
+            if len(keys) == 1:
+                cache.delete(keys[0])
+            elif keys:
+                cache.delete_multi(keys)
+        except CacheError as exc:
+            warn(
+                cache,
+                "delete",
+                "%s: cache delete failed, stale values stay until they expire: %s",
+                type(self).__qualname__,
+                exc,
+            )
+
+
+def seconds(owner: str, method: str, value: object) -> float:
+    """Check what a method returning a duration returned: a positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{owner}.{method}() returned {value!r}; expected a positive number of seconds")
+    return value
+
+
+def optional_seconds(owner: str, method: str, value: object) -> float | None:
+    """Check what a method returning an expiry returned: None or a positive number of seconds."""
+    if value is None:
+        return None
+    return seconds(owner, method, value)
+
+
+def check_key(owner: str, key: object) -> str:
+    """Check what ``key()`` returned."""
+    if not isinstance(key, str):
+        raise TypeError(f"{owner}.key() returned {type(key).__qualname__}; expected a str")
+    return key

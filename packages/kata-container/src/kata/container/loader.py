@@ -1,0 +1,237 @@
+"""The cache-aside core both containers share: one read, one pull of the misses, one write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import kata.codec
+from kata.cache import Cache, CacheError
+from kata.container.absent import Absent
+from kata.container.flight import Flight, flights
+from kata.container.logs import warn
+
+LOCK_PREFIX = "kata-lock:"
+"""Prepended to a key to name its cross-process lock in the lock cache."""
+
+_FIRST_POLL = 0.01
+_LAST_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one lookup needs from its container, asked once per lookup."""
+
+    owner: type
+    """The container class, named in warnings."""
+    cache: Cache
+    expire: float | None
+    absent_expire: float | None
+    """How long an item the source lacks counts as absent; None: never remembered (Simple)."""
+    lock: Cache | None
+    lock_timeout: float
+    pull: Callable[[list[str]], Mapping[str, Any]]
+    """Pulls values by cache key; leaves out the keys the source does not have."""
+
+
+def load(plan: Plan, keys: Sequence[str]) -> dict[str, Any]:
+    """Return the values of *keys* (distinct), from the cache or pulled; absent keys left out."""
+    found, misses, cache_up = _read(plan, keys)
+    if not misses:
+        return found
+    flight, mine, theirs = flights.join(plan.cache, misses)
+    if mine:
+        try:
+            found.update(_lead(plan, mine, flight, cache_up))
+        finally:
+            flights.leave(plan.cache, mine, flight)
+    for key, other in theirs.items():
+        values = other.wait()
+        if key in values:
+            found[key] = values[key]
+    return found
+
+
+def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], bool]:
+    """One ``get_multi``: the values found, the keys to pull, and whether the cache answered."""
+    try:
+        cached = plan.cache.get_multi(keys)
+    except CacheError as exc:
+        warn(
+            plan.cache,
+            "read",
+            "%s: cache read failed, pulling from the source instead: %s",
+            plan.owner.__qualname__,
+            exc,
+        )
+        return {}, list(keys), False
+    found: dict[str, Any] = {}
+    misses: list[str] = []
+    now = time.time()
+    for key in keys:
+        if key not in cached:
+            misses.append(key)
+            continue
+        value = cached[key]
+        if type(value) is Absent:
+            if plan.absent_expire is None or value.until <= now:
+                misses.append(key)
+        else:
+            found[key] = value
+    return found, misses, True
+
+
+def _lead(plan: Plan, keys: list[str], flight: Flight, cache_up: bool) -> dict[str, Any]:
+    """Pull the *keys* this thread leads, publish them to *flight*'s waiters, then store them."""
+    try:
+        if plan.lock is not None and cache_up:
+            values = _pull_locked(plan, plan.lock, keys)
+            flight.finish(values)
+        else:
+            values = dict(plan.pull(keys))
+            flight.finish(values)
+            if cache_up:
+                _store(plan, keys, values)
+    except BaseException as exc:
+        flight.fail(exc)
+        raise
+    return values
+
+
+def _store(plan: Plan, keys: list[str], values: Mapping[str, Any]) -> None:
+    """One ``set_multi`` of what was pulled, with an :class:`Absent` marker for each key left out."""
+    mapping: dict[str, Any] = {}
+    expire = plan.expire
+    if plan.absent_expire is not None and len(values) < len(keys):
+        marker = Absent(time.time() + plan.absent_expire)
+        mapping = dict.fromkeys((key for key in keys if key not in values), marker)
+        if not values:
+            expire = plan.absent_expire
+    mapping.update(values)
+    if not mapping:
+        return
+    try:
+        plan.cache.set_multi(mapping, expire=expire)
+    except CacheError as exc:
+        warn(
+            plan.cache, "write", "%s: cache write failed, values not stored: %s", plan.owner.__qualname__, exc
+        )
+    except TypeError as exc:
+        unstorable = [key for key, value in mapping.items() if not _storable(value)]
+        if not unstorable:
+            # The cache encodes differently (pickle): which value failed is not known here.
+            warn(plan.owner, "unstorable", "%s: values not stored: %s", plan.owner.__qualname__, exc)
+            return
+        warn(
+            plan.owner,
+            "unstorable",
+            "%s: values of type %s cannot be cached; they are returned but not stored (keys: %s)",
+            plan.owner.__qualname__,
+            ", ".join(sorted({type(mapping[key]).__qualname__ for key in unstorable})),
+            ", ".join(unstorable[:5]) + (", ..." if len(unstorable) > 5 else ""),
+        )
+        for key in unstorable:
+            del mapping[key]
+        if mapping:
+            try:
+                plan.cache.set_multi(mapping, expire=expire)
+            except CacheError as exc:
+                warn(
+                    plan.cache,
+                    "write",
+                    "%s: cache write failed, values not stored: %s",
+                    plan.owner.__qualname__,
+                    exc,
+                )
+
+
+def _storable(value: Any) -> bool:
+    try:
+        kata.codec.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _pull_locked(plan: Plan, lock: Cache, keys: list[str]) -> dict[str, Any]:
+    """Pull *keys* under cross-process locks held in *lock*; wait for keys another process pulls."""
+    held, contested, taken = _claim(plan, lock, keys)
+    values: dict[str, Any] = {}
+    try:
+        if held:
+            # Another process may have stored some of these between our read and our lock.
+            found, held, cache_up = _read(plan, held)
+            values.update(found)
+            if held:
+                pulled = plan.pull(held)
+                values.update(pulled)
+                if cache_up:
+                    _store(plan, held, pulled)
+    finally:
+        if taken:
+            try:
+                lock.delete_multi(taken)
+            except CacheError as exc:
+                warn(
+                    lock,
+                    "unlock",
+                    "%s: releasing cache locks failed, they expire on their own: %s",
+                    plan.owner.__qualname__,
+                    exc,
+                )
+    if contested:
+        found, rest, cache_up = _await(plan, contested)
+        values.update(found)
+        if rest:
+            pulled = plan.pull(rest)
+            values.update(pulled)
+            if cache_up:
+                _store(plan, rest, pulled)
+    return values
+
+
+def _claim(plan: Plan, lock: Cache, keys: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Try each key's lock: the keys this process pulls, those another one does, the locks taken."""
+    held: list[str] = []
+    contested: list[str] = []
+    taken: list[str] = []
+    for index, key in enumerate(keys):
+        name = LOCK_PREFIX + key
+        try:
+            got = lock.add(name, True, expire=plan.lock_timeout)
+        except CacheError as exc:
+            warn(
+                lock,
+                "lock",
+                "%s: taking a cache lock failed, pulling without it: %s",
+                plan.owner.__qualname__,
+                exc,
+            )
+            held.extend(keys[index:])
+            break
+        if got:
+            held.append(key)
+            taken.append(name)
+        else:
+            contested.append(key)
+    return held, contested, taken
+
+
+def _await(plan: Plan, keys: list[str]) -> tuple[dict[str, Any], list[str], bool]:
+    """Poll the cache until other processes have stored *keys*, or their locks would have expired.
+
+    Returns the values found, the keys still missing (the caller pulls them itself), and whether
+    the cache still answers.
+    """
+    deadline = time.monotonic() + plan.lock_timeout
+    pause = _FIRST_POLL
+    found: dict[str, Any] = {}
+    cache_up = True
+    while keys and cache_up and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, _LAST_POLL)
+        more, keys, cache_up = _read(plan, keys)
+        found.update(more)
+    return found, keys, cache_up
