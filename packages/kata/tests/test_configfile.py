@@ -64,7 +64,12 @@ def test_the_guides_sections_are_handed_on_as_written(tmp_path):
         "hosts": ["localhost:11211", "localhost:11212"],
     }
     assert settings.cache["memory"] == {"type": "memory"}
-    assert settings.cache["redis"] == {"type": "redis", "db": 0, "host": "localhost:6379", "prefix": "YOUR_KEY_PREFIX"}
+    assert settings.cache["redis"] == {
+        "type": "redis",
+        "db": 0,
+        "host": "localhost:6379",
+        "prefix": "YOUR_KEY_PREFIX",
+    }
 
 
 def test_variables_come_from_the_environment_with_defaults(tmp_path):
@@ -138,13 +143,25 @@ def test_other_sections_are_kept_for_the_application(tmp_path):
         ("- database\n", "", "expected a mapping of sections"),
         ("database: localhost\n", "database", "expected a mapping"),
         ("database:\n  host: localhost\n", "database", "missing name, user"),
-        ("database:\n  name: a\n  host: h\n  user: u\n  port: http\n", "database.port", "integer from 1 to 65535"),
-        ("database:\n  name: a\n  host: h\n  user: u\n  port: 0\n", "database.port", "integer from 1 to 65535"),
+        (
+            "database:\n  name: a\n  host: h\n  user: u\n  port: http\n",
+            "database.port",
+            "integer from 1 to 65535",
+        ),
+        (
+            "database:\n  name: a\n  host: h\n  user: u\n  port: 0\n",
+            "database.port",
+            "integer from 1 to 65535",
+        ),
         ("database:\n  name: a\n  host: h\n  user: u\n  pool_size: true\n", "database.pool_size", "integer"),
         ("database:\n  name: ''\n  host: h\n  user: u\n", "database.name", "non-empty string"),
         ("database:\n  name: [a]\n  host: h\n  user: u\n", "database.name", "expected a string"),
         ("database:\n  embedded: 3\n", "database.embedded", "expected true or a data folder"),
-        ("database:\n  embedded: true\n  host: localhost\n", "database.host", "not used with an embedded database"),
+        (
+            "database:\n  embedded: true\n  host: localhost\n",
+            "database.host",
+            "not used with an embedded database",
+        ),
         ("cache: [memory]\n", "cache", "expected a mapping of cache names"),
         ("cache:\n  main:\n    type: disk\n", "cache.main.type", "expected one of memory, redis, memcached"),
         ("cache:\n  main: memory\n", "cache.main", "expected a mapping with a 'type'"),

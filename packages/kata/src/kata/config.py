@@ -15,6 +15,7 @@ fails here, with :class:`ConfigError` naming the file, the key path and what was
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,12 +134,16 @@ def _apply(new: Settings, section: str, initialize: Callable[[Any], object], val
     try:
         initialize(value)
     except Exception as exc:
-        # The library names the key inside its section (``exc.key`` when it knows it); the
-        # file and the section come from here.
-        key = getattr(exc, "key", None)
-        path = f"{section}.{key}" if isinstance(key, str) and key else section
-        message = str(exc).removeprefix(f"{section}: ")
-        raise ConfigError(new.path, path, message) from exc
+        # The library names the key inside its section, either as a "cache.main.host: ..."
+        # prefix or as ``exc.key``; the file comes from here.
+        message, key = str(exc), section
+        prefix = re.match(rf"{section}(?:[.\[][^:\s]*)?(?=: )", message)
+        if prefix:
+            key, message = prefix.group(0), message[prefix.end() + 2 :]
+        named = getattr(exc, "key", None)
+        if key == section and isinstance(named, str) and named:
+            key = f"{section}.{named}"
+        raise ConfigError(new.path, key, message) from exc
 
 
 def _close_clients(state: _State | None) -> None:
