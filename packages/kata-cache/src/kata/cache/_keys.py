@@ -45,7 +45,7 @@ def key_mapper(prefix: str) -> Callable[[str], str]:
     Raises TypeError for a key that is not a str.
     """
     room = MAX_KEY_BYTES - len(prefix)
-    plain = re.compile(f"{_PLAIN_CHARS}{{0,{room}}}").fullmatch
+    plain = re.compile(f"{_PLAIN_CHARS}{{1,{room}}}").fullmatch
     head_room = room - len(_MARK) - 2 * _DIGEST_BYTES
 
     def mapped(key: str) -> str:

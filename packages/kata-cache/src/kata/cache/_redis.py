@@ -68,7 +68,6 @@ class RedisCache(Cache):
             # redis-py retries failed commands with backoff by default, which turns a down
             # server into seconds of waiting per call; a cache must fail at once instead.
             "retry": Retry(NoBackoff(), 0),
-            "retry_on_timeout": False,
         }
         if check_count("max_connections", max_connections) is not None:
             options["max_connections"] = max_connections
