@@ -11,6 +11,7 @@ Configure it once with :func:`initialize`, then declare one :class:`Object` subc
     Foo.get({'bar': 'baz'}, order_by='qux', limit=5)
 """
 
+from kata.db.catalog import forget as forget_tables
 from kata.db.connection import close, connect, connection, initialize, settings, transaction
 from kata.db.errors import (
     ConfigurationError,
@@ -22,6 +23,9 @@ from kata.db.errors import (
     UnknownColumnError,
     UnknownTableError,
 )
+from kata.db.model import Object
+from kata.db.raw import execute, query
+from kata.db.serialize import serialize
 from kata.db.settings import Settings
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "DatabaseError",
     "IntegrityError",
     "NotInitializedError",
+    "Object",
     "PoolTimeout",
     "Settings",
     "UnknownColumnError",
@@ -37,7 +42,11 @@ __all__ = [
     "close",
     "connect",
     "connection",
+    "execute",
+    "forget_tables",
     "initialize",
+    "query",
+    "serialize",
     "settings",
     "transaction",
 ]

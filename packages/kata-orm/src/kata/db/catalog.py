@@ -1,0 +1,136 @@
+"""What the database says about a table: its columns, their types, its primary key.
+
+Read from the system catalog the first time a model is used after each initialize(), so that
+every table and column name a caller passes is checked against the real table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Json, Jsonb
+
+from kata.db import connection
+from kata.db.errors import UnknownColumnError, UnknownTableError
+
+_COLUMNS = """
+SELECT a.attname,
+       format_type(a.atttypid, NULL),
+       t.typname,
+       t.typcategory = 'A',
+       a.attgenerated <> ''
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_PRIMARY_KEY = """
+SELECT a.attname
+FROM pg_index i
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indrelid = %s AND i.indisprimary
+ORDER BY array_position(i.indkey, a.attnum)
+"""
+
+
+_JSON_WRAPPERS: dict[str, Callable[[Any], Any]] = {"json": Json, "jsonb": Jsonb}
+_INTEGERS = frozenset({"int2", "int4", "int8"})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. ``type`` is the type without modifiers (``character varying``, not
+    ``character varying(100)``), for casts that must neither truncate nor round values."""
+
+    name: str
+    type: str
+    type_name: str
+    is_array: bool
+    generated: bool
+
+    @property
+    def wrap(self) -> Callable[[Any], Any] | None:
+        """Wraps a value for a json/jsonb column (psycopg does not adapt dict by itself)."""
+        return _JSON_WRAPPERS.get(self.type_name)
+
+    @property
+    def array_cast(self) -> sql.Composable:
+        """``::type[]``, to send a list of this column's values as one array parameter."""
+        return sql.SQL("::" + self.type + "[]")
+
+    @property
+    def match_cast(self) -> sql.Composable:
+        """The cast of a list of values this column is compared with (``= ANY``).
+
+        Integers are compared as bigint, which works for every integer column (and its
+        index) and keeps a lookup of a value too big for the column from failing.
+        """
+        if self.type_name in _INTEGERS:
+            return sql.SQL("::bigint[]")
+        return self.array_cast
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table or view as the catalog describes it."""
+
+    name: str
+    identifier: sql.Identifier
+    columns: dict[str, Column]
+    primary_key: tuple[str, ...]
+    # Rendered statements, by the shape of the call that needed them.
+    statements: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def column(self, name: object) -> Column:
+        """The column called *name*; UnknownColumnError naming the table and *name* otherwise."""
+        found = self.columns.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise UnknownColumnError(f"table {self.name!r} has no column {name!r}", self.name, str(name))
+        return found
+
+
+def identifier(table: str) -> sql.Identifier:
+    """The quoted identifier for a ``__table__`` value: ``name`` or ``schema.name``."""
+    return sql.Identifier(*table.split(".", 1))
+
+
+_cache: dict[str, Table] = {}
+_cache_generation = -1
+_lock = threading.Lock()
+
+
+def table(name: str) -> Table:
+    """The catalog facts for table *name*, read once per initialize(); UnknownTableError if the
+    database has no such table or view on its search path."""
+    global _cache_generation
+    generation = connection.generation()
+    if generation != _cache_generation:
+        with _lock:
+            if generation != _cache_generation:
+                _cache.clear()
+                _cache_generation = generation
+    found = _cache.get(name)
+    if found is None:
+        found = _cache[name] = _read(name)
+    return found
+
+
+def forget() -> None:
+    """Forget every table read so far: the next use of each model reads the catalog again."""
+    _cache.clear()
+
+
+def _read(name: str) -> Table:
+    ident = identifier(name)
+    with connection.connection() as conn:
+        oid = conn.execute("SELECT to_regclass(%s)::oid", [ident.as_string(conn)]).fetchone()
+        if oid is None or oid[0] is None:
+            raise UnknownTableError(f"no table or view named {name!r} in the database", name)
+        rows = conn.execute(_COLUMNS, oid).fetchall()
+        primary_key = tuple(row[0] for row in conn.execute(_PRIMARY_KEY, oid))
+    columns = {row[0]: Column(*row) for row in rows}
+    return Table(name, ident, columns, primary_key)

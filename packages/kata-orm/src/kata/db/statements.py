@@ -1,0 +1,222 @@
+"""SQL for the model calls, built with psycopg.sql from names checked against the catalog.
+
+Identifiers are always quoted by psycopg and values are always bound parameters. Statements
+are rendered once per shape (which columns, which operators) and kept on the Table, so a
+repeated call sends the same text and psycopg can prepare it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg import sql
+
+from kata.db.catalog import Column, Table
+
+# A list, tuple or set as a where value means "any of these" (= ANY), except for array and
+# json columns, where it is the value itself.
+_MANY = (list, tuple, set, frozenset)
+
+# PostgreSQL accepts at most 65,535 bound parameters per statement.
+MAX_PARAMETERS = 65_535
+# Rows per INSERT when the values go in as one array per column: bounds the statement's size.
+UNNEST_ROWS = 10_000
+# Rows per INSERT ... VALUES (the path for array columns): SQL text grows with each row.
+VALUES_ROWS = 1_000
+
+_EQ, _NULL, _ANY, _ANY_OR_NULL = "=", "null", "any", "any|null"
+
+_CONDITIONS = {
+    _EQ: sql.SQL("{} = %s"),
+    _NULL: sql.SQL("{} IS NULL"),
+    _ANY: sql.SQL("{} = ANY(%s{})"),
+    _ANY_OR_NULL: sql.SQL("({} = ANY(%s{}) OR {} IS NULL)"),
+}
+
+
+def bind(column: Column, value: Any) -> Any:
+    """*value* as a parameter for *column*: json values wrapped for psycopg."""
+    if column.wrap is not None and value is not None:
+        return column.wrap(value)
+    return value
+
+
+def array(values: list[Any]) -> list[Any]:
+    """*values* as one array parameter (cast to the column type in the statement).
+
+    psycopg sends a list whose items are all of one Python type (None aside). Mixed items
+    (ints and floats for a float column, say) go as their text forms, which the cast parses
+    exactly as it would parse the values themselves.
+    """
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) <= 1:
+        return values
+    return [None if value is None else str(value) for value in values]
+
+
+def where(table: Table, conditions: Mapping[str, Any] | None) -> tuple[tuple[Any, ...], list[Any]]:
+    """The shape of a where mapping (for the statement cache) and its parameters.
+
+    Each key must be a column. None matches NULL; a list, tuple or set matches any of its
+    items (and NULL when it holds None); any other value is compared with ``=``.
+    """
+    if not conditions:
+        return (), []
+    if not isinstance(conditions, Mapping):
+        raise TypeError(f"where must be a mapping of column names to values, got {type(conditions).__name__}")
+    shape: list[tuple[str, str]] = []
+    params: list[Any] = []
+    for name, value in conditions.items():
+        column = table.column(name)
+        if value is None:
+            shape.append((column.name, _NULL))
+        elif isinstance(value, _MANY) and not column.is_array and column.wrap is None:
+            items = [item for item in value if item is not None]
+            shape.append((column.name, _ANY_OR_NULL if len(items) < len(value) else _ANY))
+            params.append(array(items))
+        else:
+            shape.append((column.name, _EQ))
+            params.append(bind(column, value))
+    return tuple(shape), params
+
+
+def _where_sql(table: Table, shape: tuple[tuple[str, str], ...]) -> sql.Composable:
+    if not shape:
+        return sql.SQL("")
+    parts = []
+    for name, kind in shape:
+        ident = sql.Identifier(name)
+        cast = table.columns[name].match_cast
+        if kind == _ANY:
+            parts.append(_CONDITIONS[kind].format(ident, cast))
+        elif kind == _ANY_OR_NULL:
+            parts.append(_CONDITIONS[kind].format(ident, cast, ident))
+        else:
+            parts.append(_CONDITIONS[kind].format(ident))
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts)
+
+
+def order(table: Table, order_by: str | Sequence[str] | None) -> tuple[tuple[str, bool], ...]:
+    """``order_by`` as (column, descending) pairs: a column, ``-column``, or a list of them."""
+    if order_by is None:
+        return ()
+    items = [order_by] if isinstance(order_by, str) else order_by
+    result = []
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"order_by takes column names, got {item!r}")
+        descending = item.startswith("-")
+        result.append((table.column(item[1:] if descending else item).name, descending))
+    return tuple(result)
+
+
+def _render(table: Table, key: tuple[Any, ...], statement: sql.Composable) -> str:
+    text = statement.as_string()
+    table.statements[key] = text
+    return text
+
+
+def select(
+    table: Table,
+    shape: tuple[tuple[str, str], ...],
+    ordering: tuple[tuple[str, bool], ...],
+    limit: bool,
+    offset: bool,
+) -> str:
+    key = ("select", shape, ordering, limit, offset)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    statement = sql.SQL("SELECT * FROM {}").format(table.identifier) + _where_sql(table, shape)
+    if ordering:
+        terms = [
+            sql.SQL("{} DESC" if descending else "{}").format(sql.Identifier(name))
+            for name, descending in ordering
+        ]
+        statement += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(terms)
+    if limit:
+        statement += sql.SQL(" LIMIT %s")
+    if offset:
+        statement += sql.SQL(" OFFSET %s")
+    return _render(table, key, statement)
+
+
+def count(table: Table, shape: tuple[tuple[str, str], ...]) -> str:
+    key = ("count", shape)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    statement = sql.SQL("SELECT count(*) FROM {}").format(table.identifier) + _where_sql(table, shape)
+    return _render(table, key, statement)
+
+
+def update(table: Table, columns: tuple[str, ...], shape: tuple[tuple[str, str], ...]) -> str:
+    key = ("update", columns, shape)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in columns)
+    statement = sql.SQL("UPDATE {} SET {}").format(table.identifier, assignments) + _where_sql(table, shape)
+    return _render(table, key, statement)
+
+
+def delete(table: Table, shape: tuple[tuple[str, str], ...]) -> str:
+    key = ("delete", shape)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    statement = sql.SQL("DELETE FROM {}").format(table.identifier) + _where_sql(table, shape)
+    return _render(table, key, statement)
+
+
+def insert_unnest(table: Table, columns: tuple[str, ...]) -> str:
+    """One INSERT for any number of rows: each column's values travel as one array.
+
+    The arrays are cast to the column types without modifiers, so an over-long varchar is
+    an error (as in a plain INSERT) instead of being cut by the cast.
+    """
+    key = ("insert_unnest", columns)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+    arrays = sql.SQL(", ").join(sql.SQL("%s") + table.columns[name].array_cast for name in columns)
+    statement = sql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) RETURNING *").format(
+        table.identifier, names, arrays
+    )
+    return _render(table, key, statement)
+
+
+def insert_values(table: Table, columns: tuple[str, ...], rows: int) -> str:
+    """One INSERT ... VALUES of *rows* rows (for columns that unnest cannot carry: arrays)."""
+    key = ("insert_values", columns, rows)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+    row = sql.SQL("(") + sql.SQL(", ").join([sql.Placeholder()] * len(columns)) + sql.SQL(")")
+    statement = sql.SQL("INSERT INTO {} ({}) VALUES {} RETURNING *").format(
+        table.identifier, names, sql.SQL(", ").join([row] * rows)
+    )
+    return _render(table, key, statement)
+
+
+def insert_defaults(table: Table) -> str:
+    """An INSERT of ``%s`` rows made only of column defaults."""
+    key = ("insert_defaults",)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    statement = sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, %s) RETURNING *").format(
+        table.identifier
+    )
+    return _render(table, key, statement)
+
+
+def chunk_rows(table: Table, columns: tuple[str, ...]) -> int:
+    """How many rows one INSERT of *columns* takes (see :func:`insert_unnest`)."""
+    if any(table.columns[name].is_array for name in columns):
+        return min(VALUES_ROWS, MAX_PARAMETERS // len(columns))
+    return UNNEST_ROWS
