@@ -1,0 +1,69 @@
+"""kata's web layer: URL templates, the WSGI application, requests, responses and errors.
+
+The default router backs the module-level functions, which is what an application uses::
+
+    import kata.router
+    import myproject.resource.foo
+
+    kata.router.add_route('/foo/bar/{baz}', myproject.resource.foo.Bar)
+    app = kata.router.app()          # the WSGI callable, e.g. for gunicorn
+
+``Router()`` makes an independent table with the same methods; it is a WSGI callable too.
+"""
+
+from __future__ import annotations
+
+from kata.router.app import Hook, Router
+from kata.router.errors import HTTPError, RouteError
+from kata.router.headers import Headers
+from kata.router.options import Options
+from kata.router.request import Request
+from kata.router.response import Response, Result
+from kata.router.table import RouteInfo
+
+__all__ = [
+    "HTTPError",
+    "Headers",
+    "Hook",
+    "Options",
+    "Request",
+    "Response",
+    "Result",
+    "RouteError",
+    "RouteInfo",
+    "Router",
+    "add_route",
+    "app",
+    "default_router",
+    "routes",
+]
+
+_default = Router()
+
+
+def default_router() -> Router:
+    """The router behind :func:`add_route`, :func:`app` and :func:`routes`."""
+    return _default
+
+
+def add_route(template: str, resource_class: type, format: str = "json") -> RouteInfo:
+    """Register *resource_class* for *template* on the default router.
+
+    *format* is the response format of the route: ``json`` (the default), ``msgpack`` or
+    ``html``. See :meth:`Router.add_route` for the template syntax and the errors.
+    """
+    return _default.add_route(template, resource_class, format)
+
+
+def app() -> Router:
+    """The default router's WSGI application.
+
+    Routes added later are served too, so an application may create the app first and
+    import its route modules afterwards.
+    """
+    return _default
+
+
+def routes() -> list[RouteInfo]:
+    """The default router's routes: template, resource class, format and allowed methods."""
+    return _default.routes()

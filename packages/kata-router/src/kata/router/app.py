@@ -1,0 +1,334 @@
+"""The router: a route table that is itself a WSGI application."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from kata.resource import Resource
+from kata.router.errors import HTTPError, RouteError
+from kata.router.formats import CONTENT_TYPES, FORMATS, render_error
+from kata.router.options import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Options
+from kata.router.request import Request, wsgi_text
+from kata.router.response import Response, Result
+from kata.router.status import STATUS_LINES
+from kata.router.table import Route, RouteInfo, RouteTable
+from kata.router.template import Field, Segment
+
+_log = logging.getLogger("kata.router")
+
+Hook = Callable[[Request, Response], Any]
+"""A before- or after-request hook: ``hook(request, response)``."""
+StartResponse = Callable[..., Any]
+
+# The methods a resource can define, in the order the Allow header lists them.
+METHODS: Final = ("get", "post", "put", "patch", "delete")
+_NO_BODY: Final = frozenset({204, 304})
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class Router:
+    """An independent route table and the WSGI application that serves it.
+
+    ``kata.router.add_route`` and ``kata.router.app()`` use the default router; create more
+    for tests, sub-applications or benchmarks::
+
+        router = Router(max_body_size=64 * 1024, trusted_proxies=["127.0.0.1"])
+        router.add_route("/foo/bar/{baz}", Bar)
+        # router is the WSGI callable: gunicorn myproject:router
+
+    Routes may be added while the router serves: a route added after the application was
+    handed to the server is served too.
+
+    Keyword Args:
+        max_body_size: the largest request body in bytes (default 1 MiB); larger is a 413.
+        max_query_length: the longest query string (default 8192 characters); longer is a 414
+            when the handler reads the query parameters.
+        trusted_proxies: addresses or networks (``"10.0.0.0/8"``) of proxies whose
+            ``X-Forwarded-For`` header gives ``request.remote_addr``; by default none.
+        default_format: the format of responses that match no route (404 and errors before
+            routing): ``json``, ``msgpack`` or ``html``.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_body_size: int = MAX_BODY_SIZE,
+        max_query_length: int = MAX_QUERY_LENGTH,
+        trusted_proxies: Iterable[str] = (),
+        default_format: str = "json",
+    ) -> None:
+        self._table = RouteTable()
+        self._find = self._table.find
+        self._before: tuple[Hook, ...] = ()
+        self._after: tuple[Hook, ...] = ()
+        self._options = Options()
+        self._default_format = "json"
+        self.configure(
+            max_body_size=max_body_size,
+            max_query_length=max_query_length,
+            trusted_proxies=trusted_proxies,
+            default_format=default_format,
+        )
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configure(
+        self,
+        *,
+        max_body_size: int | None = None,
+        max_query_length: int | None = None,
+        trusted_proxies: Iterable[str] | None = None,
+        default_format: str | None = None,
+    ) -> None:
+        """Change the settings given (see the class); the others keep their value.
+
+        Raises:
+            ValueError: a setting is invalid; the message names it.
+        """
+        current = self._options
+        options = Options.build(
+            max_body_size=current.max_body_size if max_body_size is None else max_body_size,
+            max_query_length=current.max_query_length if max_query_length is None else max_query_length,
+            trusted_proxies=(
+                [str(net) for net in current.trusted_proxies] if trusted_proxies is None else trusted_proxies
+            ),
+        )
+        if default_format is not None and default_format not in FORMATS:
+            raise ValueError(f"default_format must be one of {', '.join(FORMATS)}, got {default_format!r}")
+        # Requests read the options object they started with: swap it whole.
+        self._options = options
+        if default_format is not None:
+            self._default_format = default_format
+
+    @property
+    def options(self) -> Options:
+        """The current limits and trusted proxies."""
+        return self._options
+
+    def before_request(self, hook: Hook) -> Hook:
+        """Run ``hook(request, response)`` before each request's resource method.
+
+        Hooks run in the order added, for every request, after routing: ``request.route`` is
+        None when no route matched, and 404 and 405 answers come after the hooks (so an auth
+        hook may answer 401 first). A hook may raise :class:`HTTPError`, or return a value to
+        answer the request itself: ``response`` (as the hook left it) or a ``Result``; the
+        resource method and later before-hooks are then skipped. Usable as a decorator.
+        """
+        self._before = (*self._before, hook)
+        return hook
+
+    def after_request(self, hook: Hook) -> Hook:
+        """Run ``hook(request, response)`` after each request, errors included.
+
+        The response then holds the final status, body and content type, which the hook may
+        change or add headers to (CORS, request ids, timing). Usable as a decorator.
+        """
+        self._after = (*self._after, hook)
+        return hook
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def add_route(self, template: str, resource_class: type[Resource], format: str = "json") -> RouteInfo:
+        """Serve *template* with a new instance of *resource_class*, in *format*.
+
+        Templates are paths whose segments are literal text or fields: ``{name}`` (a str),
+        ``{name:int}``, ``{name:float}``, ``{name:uuid}``, and as the last segment
+        ``{name:path}`` (the rest of the path, slashes included). Fields arrive at the
+        resource methods as keyword arguments; a segment that does not convert makes the
+        route not match (a 404 unless another route does).
+
+        Raises:
+            RouteError: a malformed template, a template that matches the same paths as one
+                already registered, an unknown format, or a class that is not a Resource,
+                defines no method, or has a method that cannot take the template's fields.
+        """
+        if format not in FORMATS:
+            raise RouteError(
+                f"route {template!r}: unknown format {format!r} (use one of {', '.join(FORMATS)})"
+            )
+        if not isinstance(resource_class, type) or not issubclass(resource_class, Resource):
+            raise RouteError(
+                f"route {template!r}: expected a subclass of kata.resource.Resource, got {resource_class!r}"
+            )
+
+        def make_route(segments: tuple[Segment, ...]) -> Route:
+            return _compile(template, segments, resource_class, format)
+
+        return self._table.add(template, make_route).info
+
+    def routes(self) -> list[RouteInfo]:
+        """The routes registered so far, in registration order."""
+        return self._table.routes()
+
+    # -- the request path ------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """Serve one request (the WSGI entry point)."""
+        response = Response()
+        request = Request(environ, self._options)
+        route: Route | None = None
+        try:
+            path = environ.get("PATH_INFO") or "/"
+            if not path.isascii():
+                path = wsgi_text(path, "request path")
+            found = self._find(path)
+            if found is not None:
+                route, values = found
+                request.route = route.info
+                fields = request.fields = dict(zip(route.names, values, strict=True)) if values else {}
+            outcome = None
+            for hook in self._before:
+                outcome = hook(request, response)
+                if outcome is not None:
+                    break
+            else:
+                if route is None:
+                    raise HTTPError(404, f"no route matches {_clip(path)}")
+                handler = route.handlers.get(environ["REQUEST_METHOD"])
+                if handler is None:
+                    outcome = _unhandled_method(route, environ["REQUEST_METHOD"], response)
+                else:
+                    outcome = handler(request, response, **fields)
+            if type(outcome) is Result:
+                status, body, content_type = outcome
+            elif outcome is None or outcome is response:
+                status, body = response.status, response.body
+                content_type = (
+                    response.content_type or CONTENT_TYPES[route.format if route else self._default_format]
+                )
+                if type(body) is not bytes:
+                    raise TypeError(f"response.body must be bytes, not {type(body).__qualname__}")
+            else:
+                raise TypeError(
+                    f"a resource method or hook returned {type(outcome).__qualname__}: "
+                    "return self.success(...), self.error(...), the response or None"
+                )
+        except HTTPError as exc:
+            status, body, content_type = self._render_error(exc, route, response)
+        except Exception:
+            _log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            status, body, content_type = self._render_crash(route)
+        if self._after:
+            status, body, content_type = self._run_after(request, response, route, status, body, content_type)
+
+        status_line = STATUS_LINES.get(status)
+        if status_line is None or status < 200:
+            _log.error(
+                "%s %s: invalid response status %r",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                status,
+            )
+            status, body, content_type = self._render_crash(route)
+            status_line = STATUS_LINES[status]
+        if status in _NO_BODY:
+            headers = []
+            body = b""
+        else:
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        if response._headers:
+            headers += response._headers
+        start_response(status_line, headers)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return []
+        return [body]
+
+    def _render_error(self, exc: HTTPError, route: Route | None, response: Response) -> Result:
+        """Render *exc* in the route's format and add its headers to *response*."""
+        format = route.format if route is not None else self._default_format
+        try:
+            for name, value in exc.headers:
+                response.add_header(name, value)
+        except ValueError:
+            _log.exception("HTTPError %s carries an invalid header", exc.status)
+            return self._render_crash(route)
+        return Result(exc.status, render_error(format, exc.status, exc.message), CONTENT_TYPES[format])
+
+    def _render_crash(self, route: Route | None) -> Result:
+        """The 500 response: no exception text reaches the client (it is in the log)."""
+        format = route.format if route is not None else self._default_format
+        return Result(500, render_error(format, 500, "internal server error"), CONTENT_TYPES[format])
+
+    def _run_after(
+        self,
+        request: Request,
+        response: Response,
+        route: Route | None,
+        status: int,
+        body: bytes,
+        content_type: str,
+    ) -> tuple[int, bytes, str]:
+        response.status, response.body, response.content_type = status, body, content_type
+        try:
+            for hook in self._after:
+                hook(request, response)
+            if type(response.body) is not bytes:
+                raise TypeError(f"response.body must be bytes, not {type(response.body).__qualname__}")
+        except HTTPError as exc:
+            return self._render_error(exc, route, response)
+        except Exception:
+            _log.exception(
+                "after-request hook failed on %s %s",
+                request.environ.get("REQUEST_METHOD"),
+                request.environ.get("PATH_INFO"),
+            )
+            return self._render_crash(route)
+        format = route.format if route is not None else self._default_format
+        return response.status, response.body, response.content_type or CONTENT_TYPES[format]
+
+
+def _unhandled_method(route: Route, method: str, response: Response) -> Response:
+    """Answer OPTIONS with the route's methods; any other method it lacks is a 405."""
+    if method == "OPTIONS":
+        response.status = 204
+        response.set_header("Allow", route.allow)
+        return response
+    raise HTTPError(405, f"method {_clip(method, 20)} is not allowed here", [("Allow", route.allow)])
+
+
+def _compile(template: str, segments: tuple[Segment, ...], cls: type[Resource], format: str) -> Route:
+    """Build the dispatch entry of one route: instance, bound methods, Allow header."""
+    names = tuple(seg.name for seg in segments if isinstance(seg, Field))
+    defined = [name for name in METHODS if callable(getattr(cls, name, None))]
+    if not defined:
+        raise RouteError(
+            f"route {template!r}: {cls.__qualname__} defines none of {', '.join(METHODS)}, so it answers nothing"
+        )
+    for name in defined:
+        _check_fields(template, cls, name, names)
+    try:
+        resource = cls()
+    except Exception as exc:
+        raise RouteError(f"route {template!r}: {cls.__qualname__}() failed: {exc}") from exc
+    resource.format = format
+    handlers: dict[str, Callable[..., Any]] = {name.upper(): getattr(resource, name) for name in defined}
+    methods = [name.upper() for name in defined]
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+        methods.insert(1, "HEAD")
+    methods.append("OPTIONS")
+    info = RouteInfo(template, cls, format, tuple(methods))
+    return Route(info, resource, names, handlers, CONTENT_TYPES[format])
+
+
+def _check_fields(template: str, cls: type, method_name: str, names: tuple[str, ...]) -> None:
+    """Fail now if ``cls.<method_name>(request, response, **fields)`` would be a TypeError."""
+    method = getattr(cls, method_name)
+    try:
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):  # no introspectable signature: nothing to check
+        return
+    try:
+        signature.bind(None, None, None, **dict.fromkeys(names))
+    except TypeError as exc:
+        fields = ", ".join(names) or "no fields"
+        raise RouteError(
+            f"route {template!r}: {cls.__qualname__}.{method_name}(self, request, response, ...) "
+            f"cannot take the template's fields ({fields}): {exc}"
+        ) from None

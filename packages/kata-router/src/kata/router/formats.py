@@ -1,0 +1,104 @@
+"""The three response formats a route can have, and request body decoding by Content-Type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import Any, Final, Literal
+
+from kata.codec import DecodeError, from_json, from_msgpack, to_json, to_msgpack
+from kata.router.errors import HTTPError
+from kata.router.status import reason
+
+Format = Literal["json", "msgpack", "html"]
+
+FORMATS: Final = ("json", "msgpack", "html")
+
+CONTENT_TYPES: Final[dict[str, str]] = {
+    "json": "application/json",
+    "msgpack": "application/msgpack",
+    "html": "text/html; charset=utf-8",
+}
+
+_MSGPACK_TYPES: Final = frozenset({"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"})
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+
+def encode(format: str, data: Any) -> bytes:
+    """Encode *data* for a response in *format*.
+
+    JSON and msgpack follow kata.codec's value rules; the HTML format takes a ``str``.
+
+    Raises:
+        TypeError: *data* has no form in *format* (the message names its type).
+    """
+    if format == "json":
+        return to_json(data)
+    if format == "msgpack":
+        return to_msgpack(data)
+    if type(data) is not str:
+        raise TypeError(f"a route with format='html' sends a str, not {type(data).__qualname__}")
+    return data.encode()
+
+
+def render_error(format: str, status: int, message: str) -> bytes:
+    """Render an error response body for *status* in *format*."""
+    if format == "html":
+        title = f"{status} {escape(reason(status))}"
+        return (
+            f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{escape(message)}</p></body></html>\n"
+        ).encode()
+    data = {"status": status, "error": reason(status), "message": message}
+    return to_msgpack(data) if format == "msgpack" else to_json(data)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """Shorten client-supplied text quoted in an error message."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def decode(content_type: str, body: bytes) -> Any:
+    """Decode a request *body* according to its *content_type* header.
+
+    JSON (``application/json`` or any ``+json`` type, in UTF-8) and msgpack
+    (``application/msgpack``, ``application/x-msgpack``, ``application/vnd.msgpack``).
+
+    Raises:
+        HTTPError: 415 for a missing or unsupported type or charset, 400 for an empty or
+            malformed body (with the decoder's message).
+    """
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if not media:
+        if not body:
+            raise HTTPError(400, "empty request body: expected application/json or application/msgpack")
+        raise HTTPError(
+            415, "the request body has no Content-Type: send application/json or application/msgpack"
+        )
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in _UTF8:
+                raise HTTPError(
+                    415, f"unsupported charset {_clip(value.strip())!r}: JSON bodies must be UTF-8"
+                )
+        decoder: Callable[[bytes], Any] = from_json
+    elif media in _MSGPACK_TYPES:
+        decoder = from_msgpack
+    else:
+        raise HTTPError(
+            415, f"unsupported Content-Type {_clip(media)!r}: send application/json or application/msgpack"
+        )
+    if not body:
+        raise HTTPError(400, f"empty request body: expected {media}")
+    try:
+        return decoder(body)
+    except DecodeError as exc:
+        raise HTTPError(400, str(exc)) from exc
+    except RecursionError as exc:
+        # The JSON decoder recurses once per nesting level: hostile input can exhaust the stack.
+        raise HTTPError(400, "invalid JSON: the body nests too deeply") from exc
+
+
+__all__ = ["CONTENT_TYPES", "FORMATS", "Format", "decode", "encode", "render_error"]
