@@ -72,7 +72,7 @@ def test_options_reach_the_instance(redis_server: Any, memcached_servers: Any) -
 
 def test_unknown_name_is_an_attribute_error() -> None:
     kata.cache.initialize({"memory": {"type": "memory"}})
-    with pytest.raises(AttributeError, match="no cache named 'nope'.*configured: memory"):
+    with pytest.raises(AttributeError, match=r"no cache named 'nope'.*configured: memory"):
         kata.cache.nope  # noqa: B018
 
 
@@ -116,7 +116,7 @@ def test_bad_section_names_the_instance_and_key(section: dict[str, Any], message
 def test_a_bad_section_keeps_the_previous_configuration() -> None:
     kata.cache.initialize({"memory": {"type": "memory"}})
     kata.cache.memory.set("k", 1)
-    with pytest.raises(ValueError, match="cache.other.type"):
+    with pytest.raises(ValueError, match=r"cache\.other\.type"):
         kata.cache.initialize({"fresh": {"type": "memory"}, "other": {"type": "nope"}})
     assert set(kata.cache.caches()) == {"memory"}
     assert kata.cache.memory.get("k") == 1

@@ -78,7 +78,7 @@ def test_oversize_value_raises_and_leaves_no_old_value(memcached_servers: Any, k
     cache.set_multi({"big": "old", "small": "old"})
     with pytest.raises(kata.cache.CacheError, match="max_value_size"):
         cache.set("big", b"x" * (2 * 1024 * 1024))
-    with pytest.raises(kata.cache.CacheError, match="'p?.*big"):
+    with pytest.raises(kata.cache.CacheError, match=r"'[^']*big' \(\d+ bytes\)"):
         cache.set_multi({"small": "new", "big": "y" * (1024 * 1024)})
     assert cache.get_multi(["big", "small"]) == {"small": "old"}
     largest = b"z" * (cache.max_value_size - 8)  # leaves room for the encoding's header

@@ -49,7 +49,7 @@ def test_bulk_calls_are_one_command_each(server: Any, raw: redis.Redis) -> None:
     assert commands(raw) == {"mset": 1}
     raw.config_resetstat()
 
-    assert len(cache.get_multi(keys + ["missing"])) == 1000
+    assert len(cache.get_multi([*keys, "missing"])) == 1000
     assert commands(raw) == {"mget": 1}
     raw.config_resetstat()
 
