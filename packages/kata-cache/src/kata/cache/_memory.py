@@ -85,7 +85,7 @@ class MemoryCache(Cache):
     def _sweep(self) -> None:
         # Called with the lock held. Sweeping once per len(entries) writes keeps the cost
         # per write constant while bounding what expired entries nobody reads can hold.
-        if self._writes_since_sweep <= max(len(self._entries), 1024):
+        if self._writes_since_sweep < max(len(self._entries), 1024):
             return
         self._writes_since_sweep = 0
         now = monotonic()
