@@ -74,7 +74,11 @@ SELECT 1;
 
 
 def test_dollar_signs_inside_identifiers_and_parameters_are_not_quotes():
-    assert texts("SELECT a$b$c FROM t; SELECT $1; SELECT 2") == ["SELECT a$b$c FROM t", "SELECT $1", "SELECT 2"]
+    assert texts("SELECT a$b$c FROM t; SELECT $1; SELECT 2") == [
+        "SELECT a$b$c FROM t",
+        "SELECT $1",
+        "SELECT 2",
+    ]
 
 
 def test_begin_atomic_bodies_of_sql_functions_and_procedures_are_one_statement():
@@ -105,7 +109,9 @@ def test_a_last_statement_without_semicolon_and_trailing_comments():
 
 
 def test_a_statement_may_start_with_punctuation():
-    assert split("\n(SELECT 1) UNION (SELECT 2);") == [Statement("(SELECT 1) UNION (SELECT 2)", 2, ("select", "union", "select"))]
+    assert split("\n(SELECT 1) UNION (SELECT 2);") == [
+        Statement("(SELECT 1) UNION (SELECT 2)", 2, ("select", "union", "select"))
+    ]
 
 
 def test_numbers_with_letters_are_not_words():

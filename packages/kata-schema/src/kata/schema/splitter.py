@@ -174,9 +174,7 @@ class _Splitter:
             if match is None:
                 raise UnterminatedError("escape string", self.line_of(begin))
             at = match.start()
-            if sql[at] == "\\":
-                pos = at + 2
-            elif sql.startswith("'", at + 1):
+            if sql[at] == "\\" or sql.startswith("'", at + 1):
                 pos = at + 2
             else:
                 return at + 1

@@ -1,0 +1,80 @@
+"""The tracking table: which migrations a database has, and when and how fast they ran."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from kata.schema.files import Migration
+
+Connection = psycopg.Connection[Any]
+
+# In the public schema, which is what reset() drops: the table goes and comes back with it.
+TABLE = "public.kata_migrations"
+
+_CREATE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    version bigint PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    duration interval NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A migration as the tracking table records it.
+
+    *checksum* is the SHA-256 the file had when it was applied (or was last accepted with
+    ``accept_changed``), *applied_at* when its statements had all run (timezone-aware),
+    *duration* how long they took.
+    """
+
+    version: int
+    name: str
+    checksum: str
+    applied_at: datetime
+    duration: timedelta
+
+
+def ensure(conn: Connection) -> None:
+    """Create the tracking table if it is missing (call it holding the migration lock)."""
+    conn.execute(_CREATE, prepare=False)
+
+
+def read(conn: Connection) -> dict[int, Applied]:
+    """The applied migrations by version; none when the tracking table does not exist yet."""
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [TABLE], prepare=False).fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = conn.execute(
+        f"SELECT version, name, checksum, applied_at, duration FROM {TABLE} ORDER BY version", prepare=False
+    ).fetchall()
+    return {row[0]: Applied(*row) for row in rows}
+
+
+def record(conn: Connection, migration: Migration, duration: timedelta) -> Applied:
+    """Insert the row for *migration*, in the connection's current transaction if one is open."""
+    row = conn.execute(
+        f"INSERT INTO {TABLE} (version, name, checksum, applied_at, duration) "
+        "VALUES (%s, %s, %s, clock_timestamp(), %s) "
+        "RETURNING applied_at",
+        [migration.version, migration.name, migration.checksum, duration],
+        prepare=False,
+    ).fetchone()
+    assert row is not None  # INSERT … RETURNING of one row returns one row
+    return Applied(migration.version, migration.name, migration.checksum, row[0], duration)
+
+
+def accept_checksum(conn: Connection, migration: Migration) -> None:
+    """Record the current checksum of an applied migration whose file was changed on purpose."""
+    conn.execute(
+        f"UPDATE {TABLE} SET checksum = %s WHERE version = %s",
+        [migration.checksum, migration.version],
+        prepare=False,
+    )
