@@ -37,7 +37,7 @@ def test_expired_entries_nobody_reads_are_swept() -> None:
 
 
 def test_threads_share_one_instance() -> None:
-    cache = kata.cache.MemoryCache(max_size=500)
+    cache = kata.cache.MemoryCache(max_size=10_000)  # LRU bookkeeping on, nothing evicted
     failures: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -55,5 +55,5 @@ def test_threads_share_one_instance() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
-    assert len(cache) == 500
+    assert len(cache) == 8 * 500 + 500
     assert (cache.stats.hits, cache.stats.misses) == (4000, 0)

@@ -33,6 +33,7 @@ class MemoryCache(Cache):
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._writes_since_sweep = 0
+        self._sweep_after = 1024
 
     def __len__(self) -> int:
         """The number of entries held, counting expired ones not swept yet."""
@@ -83,16 +84,18 @@ class MemoryCache(Cache):
         self._writes_since_sweep += 1
 
     def _sweep(self) -> None:
-        # Called with the lock held. Sweeping once per len(entries) writes keeps the cost
-        # per write constant while bounding what expired entries nobody reads can hold.
-        if self._writes_since_sweep < max(len(self._entries), 1024):
+        # Called with the lock held. A sweep costs the entry count, and the next one waits
+        # for as many writes as the entries it left, so the cost per write stays constant
+        # while expired entries that nobody reads cannot pile up.
+        if self._writes_since_sweep < self._sweep_after:
             return
-        self._writes_since_sweep = 0
         now = monotonic()
         for key in [
             k for k, (_, deadline) in self._entries.items() if deadline is not None and deadline <= now
         ]:
             del self._entries[key]
+        self._writes_since_sweep = 0
+        self._sweep_after = max(len(self._entries), 1024)
 
     def _store_one(self, key: str, data: bytes, expire: float | None) -> None:
         deadline = None if expire is None else monotonic() + expire
