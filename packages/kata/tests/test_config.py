@@ -1,5 +1,6 @@
 """kata.initialize / kata.config against real PostgreSQL, Redis and memcached servers."""
 
+import json
 import uuid
 from pathlib import Path
 
@@ -22,21 +23,15 @@ def closed_afterwards():
 
 
 def config_file(tmp_path: Path, database=None, cache=None, name: str = "dev.yaml") -> Path:
-    lines = []
+    """Write a config file (as JSON, which is YAML too) with these sections."""
+    sections = {}
     if database is not None:
-        lines.append("database:")
-        lines += [
-            f"  {key}: {value!r}" if isinstance(value, str) else f"  {key}: {value}"
-            for key, value in database.items()
-        ]
+        sections["database"] = database
     if cache is not None:
-        lines.append("cache:")
-        for cache_name, settings in cache.items():
-            lines.append(f"  {cache_name}:")
-            lines += [f"    {key}: {value}" for key, value in settings.items()]
+        sections["cache"] = cache
     path = tmp_path / "config" / name
     path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(json.dumps(sections, indent=2))
     return path
 
 
@@ -45,10 +40,10 @@ def all_caches(redis_server, memcached_servers, key_prefix):
         "memcached": {
             "type": "memcached",
             "prefix": key_prefix,
-            "hosts": "[" + ", ".join(f"'{m.address}'" for m in memcached_servers) + "]",
+            "hosts": [m.address for m in memcached_servers],
         },
         "memory": {"type": "memory"},
-        "redis": {"type": "redis", "db": 0, "host": f"'{redis_server.address}'", "prefix": key_prefix},
+        "redis": {"type": "redis", "db": 0, "host": redis_server.address, "prefix": key_prefix},
     }
 
 
@@ -100,7 +95,7 @@ def test_initialize_again_replaces_and_closes(tmp_path, database, postgres_targe
     first = config_file(
         tmp_path,
         database.section,
-        {"redis": {"type": "redis", "host": f"'{redis_server.address}'", "prefix": key_prefix}},
+        {"redis": {"type": "redis", "host": redis_server.address, "prefix": key_prefix}},
     )
     kata.initialize(str(first))
     old_redis = kata.cache.redis
@@ -132,7 +127,7 @@ def test_app_before_initialize_says_what_to_do():
 
 
 def test_a_cache_the_library_refuses_names_file_and_key(tmp_path):
-    path = config_file(tmp_path, cache={"redis": {"type": "redis", "host": "'localhost:notaport'"}})
+    path = config_file(tmp_path, cache={"redis": {"type": "redis", "host": "localhost:notaport"}})
     with pytest.raises(kata.config.ConfigError) as caught:
         kata.config.initialize(path)
     assert caught.value.path == str(path)
@@ -142,7 +137,7 @@ def test_a_cache_the_library_refuses_names_file_and_key(tmp_path):
 
 
 def test_a_database_the_library_refuses_names_file_and_key(tmp_path, database):
-    path = config_file(tmp_path, {**database.section, "pool_timeout": "'soon'"})
+    path = config_file(tmp_path, {**database.section, "pool_timeout": "soon"})
     with pytest.raises(kata.config.ConfigError) as caught:
         kata.config.initialize(path)
     assert caught.value.key == "database.pool_timeout"

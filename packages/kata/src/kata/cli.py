@@ -187,21 +187,13 @@ def _schema(args: argparse.Namespace) -> int:
     kata.config.initialize(config_path(args), bare=True)
     try:
         if args.action == "status":
-            entries = kata.schema.status(str(folder))
-            rows = [(e.version, e.name, "applied" if e.applied else "pending") for e in entries]
-            _table(["VERSION", "MIGRATION", "STATE"], rows)
-            pending = sum(1 for e in entries if not e.applied)
-            print(f"{len(entries)} migrations, {pending} pending")
-            return 0
+            return _status(kata.schema.status(folder))
         started = time.perf_counter()
-        if args.action == "apply":
-            done = kata.schema.apply(str(folder), args.after)
-        else:
-            done = kata.schema.reset(str(folder))
+        done = kata.schema.apply(folder, args.after) if args.action == "apply" else kata.schema.reset(folder)
         for migration in done:
-            print(f"applied {migration.version} {migration.name} in {migration.duration * 1000:.1f} ms")
-        total = time.perf_counter() - started
-        print(f"{len(done)} migrations applied in {total:.2f} s" if done else "nothing to apply")
+            print(f"applied  {migration.version}-{migration.name}  {_ms(migration.duration.total_seconds())}")
+        what = f"{len(done)} migration{'s' if len(done) != 1 else ''} applied" if done else "nothing to apply"
+        print(f"{what} in {_ms(time.perf_counter() - started)}")
         return 0
     except kata.schema.MigrationError as exc:
         raise CommandError(str(exc)) from exc
@@ -209,11 +201,33 @@ def _schema(args: argparse.Namespace) -> int:
         kata.config.close()
 
 
+def _status(status: Any) -> int:
+    changed = {m.version for m in status.changed}
+    missing = {m.version for m in status.missing}
+    rows: list[tuple[int, str, str, str]] = []
+    for applied in status.applied:
+        state = "CHANGED since applied" if applied.version in changed else "applied"
+        if applied.version in missing:
+            state = "applied, file MISSING"
+        when = f"{applied.applied_at:%Y-%m-%d %H:%M:%S} in {_ms(applied.duration.total_seconds())}"
+        rows.append((applied.version, applied.name, state, when))
+    rows += [(m.version, m.name, "pending", "") for m in status.pending]
+    rows.sort()
+    _table(["VERSION", "MIGRATION", "STATE", "APPLIED"], rows)
+    print(f"{len(status.applied)} applied, {len(status.pending)} pending")
+    # Changed or missing files mean the database and schema/ disagree: a non-zero exit.
+    return 1 if changed or missing else 0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
 def _schema_new(args: argparse.Namespace) -> int:
     import kata.schema
 
     try:
-        path = kata.schema.new(str(args.schema), args.name)
+        path = kata.schema.new(args.schema, args.name)
     except kata.schema.MigrationError as exc:
         raise CommandError(str(exc)) from exc
     print(f"created {path}")

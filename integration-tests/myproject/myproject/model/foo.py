@@ -1,0 +1,5 @@
+import kata.db
+
+
+class Foo(kata.db.Object):
+    __table__ = 'foo'

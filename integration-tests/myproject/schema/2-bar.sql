@@ -1,0 +1,1 @@
+CREATE INDEX foo_bar ON foo (bar);
