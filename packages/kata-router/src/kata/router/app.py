@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from kata.resource import Resource
 from kata.router.errors import HTTPError, RouteError
 from kata.router.formats import CONTENT_TYPES, FORMATS, render_error
 from kata.router.options import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Options
 from kata.router.request import Request, wsgi_text
+from kata.router.resource import Resource
 from kata.router.response import Response, Result
 from kata.router.status import STATUS_LINES
 from kata.router.table import Route, RouteInfo, RouteTable
@@ -25,7 +25,6 @@ StartResponse = Callable[..., Any]
 
 # The methods a resource can define, in the order the Allow header lists them.
 METHODS: Final = ("get", "post", "put", "patch", "delete")
-_NO_BODY: Final = frozenset({204, 304})
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -64,7 +63,6 @@ class Router:
         default_format: str = "json",
     ) -> None:
         self._table = RouteTable()
-        self._find = self._table.find
         self._before: tuple[Hook, ...] = ()
         self._after: tuple[Hook, ...] = ()
         self._options = Options()
@@ -172,27 +170,24 @@ class Router:
         """Serve one request (the WSGI entry point)."""
         response = Response()
         request = Request(environ, self._options)
+        method = environ["REQUEST_METHOD"]
         route: Route | None = None
         try:
             path = environ.get("PATH_INFO") or "/"
             if not path.isascii():
                 path = wsgi_text(path, "request path")
-            found = self._find(path)
+            found = self._table.find(path)
             if found is not None:
-                route, values = found
+                route, fields = found
                 request.route = route.info
-                fields = request.fields = dict(zip(route.names, values, strict=True)) if values else {}
-            outcome = None
-            for hook in self._before:
-                outcome = hook(request, response)
-                if outcome is not None:
-                    break
-            else:
+                request.fields = fields
+            outcome = self._run_before(request, response) if self._before else None
+            if outcome is None:
                 if route is None:
                     raise HTTPError(404, f"no route matches {_clip(path)}")
-                handler = route.handlers.get(environ["REQUEST_METHOD"])
+                handler = route.handlers.get(method)
                 if handler is None:
-                    outcome = _unhandled_method(route, environ["REQUEST_METHOD"], response)
+                    outcome = _unhandled_method(route, method, response)
                 else:
                     outcome = handler(request, response, **fields)
             if type(outcome) is Result:
@@ -212,22 +207,17 @@ class Router:
         except HTTPError as exc:
             status, body, content_type = self._render_error(exc, route, response)
         except Exception:
-            _log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            _log.exception("%s %s failed", method, environ.get("PATH_INFO"))
             status, body, content_type = self._render_crash(route)
         if self._after:
             status, body, content_type = self._run_after(request, response, route, status, body, content_type)
 
         status_line = STATUS_LINES.get(status)
-        if status_line is None or status < 200:
-            _log.error(
-                "%s %s: invalid response status %r",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
-                status,
-            )
+        if status_line is None:
+            _log.error("%s %s: invalid response status %r", method, environ.get("PATH_INFO"), status)
             status, body, content_type = self._render_crash(route)
             status_line = STATUS_LINES[status]
-        if status in _NO_BODY:
+        if status == 204 or status == 304:
             headers = []
             body = b""
         else:
@@ -235,9 +225,16 @@ class Router:
         if response._headers:
             headers += response._headers
         start_response(status_line, headers)
-        if environ["REQUEST_METHOD"] == "HEAD":
+        if method == "HEAD":
             return []
         return [body]
+
+    def _run_before(self, request: Request, response: Response) -> Any:
+        for hook in self._before:
+            outcome = hook(request, response)
+            if outcome is not None:
+                return outcome
+        return None
 
     def _render_error(self, exc: HTTPError, route: Route | None, response: Response) -> Result:
         """Render *exc* in the route's format and add its headers to *response*."""

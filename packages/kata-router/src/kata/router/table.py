@@ -72,51 +72,134 @@ class _Node:
         return node
 
 
-Match = tuple[Route, list[Any]]
+Match = tuple[Route, dict[str, Any]]
+Finder = Callable[[str], "Match | None"]
+
+# Literal children beyond this many are dispatched through a dict instead of a chain of
+# comparisons, so that a level with hundreds of siblings costs one lookup.
+_MAX_CHAIN = 6
+# Generated code nests two blocks per path segment; deeper subtrees go into their own
+# function well before the compiler's indentation limit.
+_MAX_INDENT = 24
 
 
-def _search(node: _Node, parts: list[str], index: int, values: list[Any]) -> Route | None:
-    """Find the route for ``parts[index:]`` below *node*, appending field values to *values*.
+class _Compiler:
+    """Turn a segment tree into the source of one matching function, plus helpers.
 
-    Literal children are tried before fields and fields in precedence order; a branch that
-    fails further down gives way to the next candidate, so ``/users/me`` and
-    ``/users/{id}/posts`` both work for ``/users/me/posts``.
+    The generated code compares the request's segments with nested ``if`` statements: a
+    literal level is a string comparison (or a dict lookup for wide levels), a field level a
+    converter call. A branch that fails falls through to the next candidate, which gives the
+    precedence literal, uuid, int, float, str, path. Field values live in local variables
+    and the matched route returns its keyword arguments as a dict literal.
     """
-    if index == len(parts):
-        return node.route
-    part = parts[index]
-    child = node.literals.get(part)
-    if child is not None:
-        found = _search(child, parts, index + 1, values)
-        if found is not None:
-            return found
-    if part:
-        for _, convert, child in node.fields:
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {}
+        self.functions: list[str] = []
+
+    def constant(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def function(self, node: _Node, depth: int, fields: list[tuple[str, str]]) -> str:
+        """Emit a function that matches *node* at *depth*; return its name."""
+        name = self.constant("_match", None)
+        params = "".join(f", {var}" for var, _ in fields)
+        lines = [f"def {name}(parts, n{params}):"]
+        self.node(node, depth, fields, lines, 1)
+        lines.append("    return None")
+        self.functions.append("\n".join(lines))
+        return name
+
+    def call(self, function: str, fields: list[tuple[str, str]], lines: list[str], pad: str) -> None:
+        args = "".join(f", {var}" for var, _ in fields)
+        lines.append(f"{pad}found = {function}(parts, n{args})")
+        lines.append(f"{pad}if found is not None:")
+        lines.append(f"{pad}    return found")
+
+    def enter(
+        self, node: _Node, depth: int, fields: list[tuple[str, str]], lines: list[str], indent: int
+    ) -> None:
+        if indent > _MAX_INDENT:
+            self.call(self.function(node, depth, fields), fields, lines, "    " * indent)
+        else:
+            self.node(node, depth, fields, lines, indent)
+
+    def result(self, route: Route, fields: list[tuple[str, str]]) -> str:
+        kwargs = ", ".join(f"{name!r}: {var}" for (var, _), name in zip(fields, route.names, strict=True))
+        return f"{self.constant('_route', route)}, {{{kwargs}}}"
+
+    def node(
+        self, node: _Node, depth: int, fields: list[tuple[str, str]], lines: list[str], indent: int
+    ) -> None:
+        pad = "    " * indent
+        if node.route is not None:
+            lines.append(f"{pad}if n == {depth}:")
+            lines.append(f"{pad}    return {self.result(node.route, fields)}")
+        if not (node.literals or node.fields or node.rest):
+            return
+        lines.append(f"{pad}if n > {depth}:")
+        pad += "    "
+        segment = f"s{depth}"
+        lines.append(f"{pad}{segment} = parts[{depth}]")
+        if len(node.literals) <= _MAX_CHAIN:
+            for literal, child in node.literals.items():
+                lines.append(f"{pad}if {segment} == {literal!r}:")
+                self.enter(child, depth + 1, fields, lines, indent + 2)
+        else:
+            table = {
+                literal: self.function(child, depth + 1, fields) for literal, child in node.literals.items()
+            }
+            # Functions are defined by name in the namespace: resolve them once compiled.
+            dispatch = self.constant("_literals", table)
+            lines.append(f"{pad}branch = {dispatch}.get({segment})")
+            lines.append(f"{pad}if branch is not None:")
+            self.call("branch", fields, lines, pad + "    ")
+        for kind, convert, child in node.fields:
+            var = f"v{depth}"
             if convert is None:
-                value: Any = part
+                lines.append(f"{pad}if {segment}:")
+                lines.append(f"{pad}    {var} = {segment}")
             else:
-                value = convert(part)
-                if value is None:
-                    continue
-            values.append(value)
-            found = _search(child, parts, index + 1, values)
-            if found is not None:
-                return found
-            values.pop()
-    if node.rest is not None:
-        rest = "/".join(parts[index:])
-        if rest:
-            values.append(rest)
-            return node.rest
-    return None
+                lines.append(f"{pad}{var} = {self.constant('_' + kind, convert)}({segment})")
+                lines.append(f"{pad}if {var} is not None:")
+            self.enter(child, depth + 1, [*fields, (var, kind)], lines, indent + 2)
+        if node.rest is not None:
+            var = f"v{depth}"
+            lines.append(f"{pad}{var} = '/'.join(parts[{depth}:])")
+            lines.append(f"{pad}if {var}:")
+            lines.append(f"{pad}    return {self.result(node.rest, [*fields, (var, 'path')])}")
+
+    def compile(self, root: _Node, static: dict[str, Route]) -> tuple[Finder, str]:
+        lines = [
+            "def find(path):",
+            f"    route = {self.constant('_static', static)}.get(path)",
+            "    if route is not None:",
+            "        return route, {}",
+            "    parts = path.split('/')",
+            "    n = len(parts)",
+        ]
+        self.node(root, 1, [], lines, 1)
+        lines.append("    return None")
+        source = "\n\n".join([*self.functions, "\n".join(lines)]) + "\n"
+        namespace = dict(self.namespace)
+        exec(compile(source, "<kata.router route table>", "exec"), namespace)
+        for name, value in self.namespace.items():
+            if name.startswith("_literals"):
+                namespace[name] = {literal: namespace[function] for literal, function in value.items()}
+        return namespace["find"], source
 
 
 class RouteTable:
-    """Templates compiled into a lookup structure whose cost does not grow with its size.
+    """Templates compiled into a matcher whose cost does not grow with the number of routes.
 
     Templates without fields go into a dict keyed by the whole path: one lookup. The others
-    go into a tree with one level per path segment; matching walks the request's segments,
-    so its cost depends on the depth of the path, not on the number of routes.
+    go into a tree with one level per path segment, which is compiled into Python code (see
+    :class:`_Compiler`): its cost depends on the depth of the path, not on the table's size.
+
+    ``find(path)`` returns the matching route and its converted fields as keyword arguments,
+    or None.
     """
 
     def __init__(self) -> None:
@@ -126,6 +209,8 @@ class RouteTable:
         self._shapes: dict[tuple[str, ...], str] = {}
         self._routes: list[RouteInfo] = []
         self._lock = threading.Lock()
+        self._source = ""
+        self.find: Finder = self._compile_and_find
 
     def add(self, template: str, make_route: Callable[[tuple[Segment, ...]], Route]) -> Route:
         """Parse *template*, build its route with *make_route* and insert it.
@@ -149,6 +234,9 @@ class RouteTable:
             self._insert(template, segments, route)
             self._shapes[shape] = template
             self._routes.append(route.info)
+            # Compiling on every registration would make startup quadratic: the first
+            # request after a change compiles the table once.
+            self.find = self._compile_and_find
         return route
 
     def _insert(self, template: str, segments: tuple[Segment, ...], route: Route) -> None:
@@ -163,16 +251,18 @@ class RouteTable:
             node = node.child(seg)
         node.route = route
 
-    def find(self, path: str) -> Match | None:
-        """Return the route matching the decoded *path* and its converted field values."""
-        route = self._static.get(path)
-        if route is not None:
-            return route, []
-        values: list[Any] = []
-        route = _search(self._root, path.split("/"), 1, values)
-        if route is None:
-            return None
-        return route, values
+    def _compile_and_find(self, path: str) -> Match | None:
+        """Compile the table, install the compiled finder as :attr:`find` and use it."""
+        with self._lock:
+            if self.find == self._compile_and_find:
+                finder, self._source = _Compiler().compile(self._root, dict(self._static))
+                self.find = finder
+        return self.find(path)
+
+    @property
+    def source(self) -> str:
+        """The Python source of the compiled matcher (empty before the first match)."""
+        return self._source
 
     def routes(self) -> list[RouteInfo]:
         """The registered routes, in registration order."""
