@@ -286,3 +286,19 @@ def test_a_model_without_table(db: Any) -> None:
 
         class Bad(kata.db.Object):
             __table__ = ""
+
+
+def test_values_of_mixed_python_types_in_one_column(db: Any, run: Any) -> None:
+    run("CREATE TABLE measures (id serial PRIMARY KEY, x double precision, n numeric)")
+
+    class Measure(kata.db.Object):
+        __table__ = "measures"
+
+    created = Measure.create([{"x": 1, "n": 1}, {"x": 2.5, "n": Decimal("0.1")}, {"x": None, "n": 3.25}])
+    assert [(m.x, m.n) for m in created] == [
+        (1.0, Decimal(1)),
+        (2.5, Decimal("0.1")),
+        (None, Decimal("3.25")),
+    ]
+    assert Measure.count({"x": [1, 2.5]}) == 2
+    assert len(Measure.get_in("n", [Decimal("0.1"), 1, 3.25])) == 3

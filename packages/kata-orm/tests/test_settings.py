@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+import kata.db
+
+
+class Foo(kata.db.Object):
+    __table__ = "foo"
+
+
+GOOD = {"name": "app", "host": "localhost", "user": "app"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"pool_sise": 3}, "pool_sise", "unknown key 'pool_sise'"),
+        ({"port": "5432"}, "port", "'port' must be an integer"),
+        ({"port": 70000}, "port", "'port' must be an integer from 1 to 65535"),
+        ({"port": True}, "port", "'port' must be an integer"),
+        ({"pool_size": 0}, "pool_size", "'pool_size' must be an integer"),
+        ({"name": ""}, "name", "'name' must be a non-empty string"),
+        ({"host": 5}, "host", "'host' must be a non-empty string"),
+        ({"password": 1234}, "password", "'password' must be a string"),
+        ({"protected": "yes"}, "protected", "'protected' must be true or false"),
+        ({"prepare": 0}, "prepare", "'prepare' must be true or false"),
+        ({"pool_timeout": 0}, "pool_timeout", "'pool_timeout' must be a positive number"),
+        ({"connect_timeout": "10"}, "connect_timeout", "'connect_timeout' must be a positive number"),
+        ({"statement_timeout": -1}, "statement_timeout", "'statement_timeout' must be a positive number"),
+    ],
+)
+def test_a_wrong_key_is_named(change: dict[str, Any], key: str, message: str) -> None:
+    with pytest.raises(kata.db.ConfigurationError, match=message) as info:
+        kata.db.initialize({**GOOD, **change})
+    assert info.value.key == key
+    assert isinstance(info.value, ValueError) and isinstance(info.value, kata.db.DatabaseError)
+
+
+@pytest.mark.parametrize("missing", ["name", "host", "user"])
+def test_a_missing_key_is_named(missing: str) -> None:
+    section = {key: value for key, value in GOOD.items() if key != missing}
+    with pytest.raises(kata.db.ConfigurationError, match=f"missing required key '{missing}'") as info:
+        kata.db.initialize(section)
+    assert info.value.key == missing
+
+
+def test_the_section_must_be_a_mapping() -> None:
+    with pytest.raises(kata.db.ConfigurationError, match="mapping"):
+        kata.db.initialize(["name", "app"])  # type: ignore[arg-type]
+
+
+def test_using_kata_db_before_initialize_says_so() -> None:
+    kata.db.close()
+    for call in (kata.db.settings, kata.db.connect, Foo.count, lambda: kata.db.query("SELECT 1")):
+        with pytest.raises(kata.db.NotInitializedError, match=r"kata.db.initialize"):
+            call()
+
+
+def test_settings_and_connect(database: Any) -> None:
+    kata.db.initialize({**database.section, "protected": True, "prepare": False, "statement_timeout": 1.5})
+    try:
+        settings = kata.db.settings()
+        assert settings.name == database.name and settings.protected and settings.pool_size == 4
+        assert f"dbname={database.name}" in settings.conninfo
+        with psycopg.connect(settings.conninfo) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (database.name,)
+        conn = kata.db.connect()
+        try:
+            assert not conn.autocommit and conn.prepare_threshold is None
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+            with kata.db.connection() as pooled:
+                assert pooled.autocommit and pooled.prepare_threshold is None
+                assert pooled.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+                assert pooled.info.backend_pid != conn.info.backend_pid
+        finally:
+            conn.close()
+        with pytest.raises(kata.db.DatabaseError, match="statement timeout") as info:
+            kata.db.execute("SELECT pg_sleep(5)")
+        assert info.value.sqlstate == "57014"
+    finally:
+        kata.db.close()
+
+
+def test_defaults(database: Any) -> None:
+    section = {key: value for key, value in database.section.items() if key not in ("pool_size", "password")}
+    kata.db.initialize(section)
+    try:
+        settings = kata.db.settings()
+        assert (settings.pool_size, settings.protected, settings.prepare, settings.password) == (
+            10,
+            False,
+            True,
+            None,
+        )
+        assert "password" not in repr(settings) and "conninfo" not in repr(settings)
+        with kata.db.connection() as conn:
+            assert conn.prepare_threshold == 5
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+    finally:
+        kata.db.close()
+
+
+def test_a_unix_socket_directory_as_host(own_server: Any) -> None:
+    server = own_server("postgres")
+    kata.db.initialize({"name": "postgres", "host": server.workdir, "port": server.port, "user": "kata"})
+    try:
+        rows = kata.db.query("SELECT inet_server_addr() AS address")
+        assert rows == [{"address": None}]  # None: not a TCP connection
+    finally:
+        kata.db.close()
+
+
+def test_unreachable_server_fails_at_initialize_and_keeps_the_previous_setup(database: Any) -> None:
+    kata.db.initialize(database.section)
+    try:
+        with pytest.raises(kata.db.ConnectionLost, match="database connection failed") as info:
+            kata.db.initialize({**database.section, "name": "no_such_database"})
+        assert isinstance(info.value.__cause__, psycopg.OperationalError)
+        assert kata.db.settings().name == database.name
+        assert kata.db.query("SELECT 1 AS one") == [{"one": 1}]
+    finally:
+        kata.db.close()
+
+
+def test_initialize_again_closes_the_old_pool_and_rereads_tables(database: Any, postgres_target: Any) -> None:
+    with psycopg.connect(database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE foo (id serial PRIMARY KEY, a int)")
+        conn.execute("CREATE DATABASE " + database.name + "_2")
+    other = {**database.section, "name": database.name + "_2"}
+    try:
+        with psycopg.connect(postgres_target.dsn(other["name"]), autocommit=True) as conn:
+            conn.execute("CREATE TABLE foo (id serial PRIMARY KEY, b text)")
+        kata.db.initialize(database.section)
+        assert Foo.create([{"a": 1}])[0].a == 1
+        with kata.db.connection() as old:
+            pass
+        kata.db.initialize(other)
+        assert old.closed
+        assert Foo.create([{"b": "x"}])[0].to_dict() == {"id": 1, "b": "x"}
+        with pytest.raises(kata.db.UnknownColumnError):
+            Foo.get({"a": 1})
+        kata.db.close()
+        kata.db.close()
+        with pytest.raises(kata.db.NotInitializedError):
+            Foo.count()
+    finally:
+        kata.db.close()
+        with psycopg.connect(database.dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE " + other["name"] + " WITH (FORCE)")
