@@ -45,7 +45,9 @@ def _environment(where: Path, *install: str) -> Path:
 
 def _probe(python: Path, cwd: Path) -> dict:
     modules = ["kata." + sub for sub in SUBPACKAGES] + ["kata.config"]
-    out = subprocess.run([str(python), "-c", PROBE, *modules], check=True, capture_output=True, text=True, cwd=cwd)
+    out = subprocess.run(
+        [str(python), "-c", PROBE, *modules], check=True, capture_output=True, text=True, cwd=cwd
+    )
     return json.loads(out.stdout)
 
 

@@ -15,7 +15,9 @@ def tree(tmp_path: Path) -> Path:
     """A copy of the packages' sources to break."""
     for dist in check_packages.distributions():
         src = ROOT / "packages" / dist
-        shutil.copytree(src / "src", tmp_path / "packages" / dist / "src", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            src / "src", tmp_path / "packages" / dist / "src", ignore=shutil.ignore_patterns("__pycache__")
+        )
         shutil.copy(src / "pyproject.toml", tmp_path / "packages" / dist / "pyproject.toml")
     return tmp_path
 
@@ -92,7 +94,9 @@ def _with_extra_file(wheel: Path, out: Path, name: str) -> Path:
         ("kata-schema", "toplevel.py", "outside the kata namespace"),
     ],
 )
-def test_a_broken_wheel_is_caught(wheelhouse: dict[str, Path], tmp_path: Path, dist: str, extra: str, complaint: str):
+def test_a_broken_wheel_is_caught(
+    wheelhouse: dict[str, Path], tmp_path: Path, dist: str, extra: str, complaint: str
+):
     broken = _with_extra_file(wheelhouse[dist], tmp_path, extra)
     problems = check_packages.check_wheel(dist, broken, check_packages.distributions())
     assert any(complaint in p for p in problems), problems
