@@ -88,10 +88,12 @@ class Cache(ABC):
             return {}
         found = self._fetch_many(list(stored))
         result = {}
+        loads = self._loads
         for stored_key, data in found.items():
-            value = self._decode(data)
-            if value is not _MISSING:
-                result[stored[stored_key]] = value
+            try:
+                result[stored[stored_key]] = loads(data)
+            except Exception:  # undecodable: a miss, as in _decode
+                self.stats.record_error()
         self.stats.record(len(result), len(stored) - len(result))
         return result
 
