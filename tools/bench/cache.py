@@ -275,21 +275,29 @@ def bench_memcached(
 def bench_memory(keys: list[str], values: dict[str, Any], reps: int, summary: dict[str, float]) -> None:
     cache = kata.cache.MemoryCache()
     cache.set_multi(values)
-    results = run(
-        {
-            "kata MemoryCache.get_multi": lambda: cache.get_multi(keys),
-            "kata MemoryCache.set_multi(expire)": lambda: cache.set_multi(values, expire=EXPIRE),
-            "kata MemoryCache.delete_multi": lambda: cache.delete_multi(keys),
-        },
-        reps,
+    results = run({"kata MemoryCache.get_multi": lambda: cache.get_multi(keys)}, reps)
+    results.update(
+        run(
+            {
+                "kata MemoryCache.set_multi(expire)": lambda: cache.set_multi(values, expire=EXPIRE),
+                "kata MemoryCache.delete_multi": lambda: cache.delete_multi(keys),
+            },
+            reps,
+        )
     )
     table("memory, 1000 keys", results, "kata MemoryCache.get_multi")
     cache.set("user:1", values[keys[0]])
     cache.set("greeting", "bar")
     loops = 200_000
+
+    def get_many_times(key: str) -> None:
+        get = cache.get
+        for _ in range(loops):
+            get(key)
+
     print("\nmemory get, one key (µs per call, best of 5 x 200,000 calls)")
     for key in ("greeting", "user:1"):
-        best = min(timed(lambda key=key: [cache.get(key) for _ in range(loops)]) for _ in range(5))
+        best = min(timed(lambda key=key: get_many_times(key)) for _ in range(5))
         print(f"| MemoryCache.get({key!r}) | {best * 1000 / loops:.2f} µs |")
         summary[f"memory get({key!r}), µs"] = best * 1000 / loops
 
