@@ -275,7 +275,7 @@ def timed(app: WSGIApp, method: str, iterations: int) -> float:
     copy = base.copy
     join = b"".join
     start_response = _start_response
-    BytesIO = io.BytesIO  # noqa: N806 - a local alias for the loop
+    BytesIO = io.BytesIO
     if method == "POST":
         started = time.perf_counter()
         for _ in range(iterations):
@@ -327,7 +327,7 @@ def main() -> None:
 
     print(
         f"Python {sys.version.split()[0]}, falcon {falcon.__version__}, bottle {bottle.__version__}; "
-        f"best of {args.blocks} blocks of {args.iterations} requests; µs per request (× raw WSGI)\n"
+        f"best of {args.blocks} blocks of {args.iterations} requests; µs per request (x raw WSGI)\n"
     )
     header = (
         f"| framework | GET µs, 0 extra | GET µs, {args.extra} extra | POST µs, 0 extra "
@@ -341,7 +341,7 @@ def main() -> None:
             for extra in tables:
                 value = best[(name, extra, method)]
                 ratio = value / best[("raw WSGI", extra, method)]
-                cells.append(f"{value * 1e6:.2f} ({ratio:.2f}×)")
+                cells.append(f"{value * 1e6:.2f} ({ratio:.2f}x)")
         get0, get1, post0, post1 = cells
         print(f"| {name} | {get0} | {get1} | {post0} | {post1} |")
 
