@@ -92,8 +92,7 @@ class Attribute(Container):
         unique = list(dict.fromkeys(self.items))
         if not unique:
             return {}
-        keys = self._keys(unique)
-        item_by_key = dict(zip(keys, unique, strict=True))
+        keys, item_by_key = self._keys(unique)
 
         def pull_keys(wanted: list[str]) -> dict[str, Any]:
             items = [item_by_key[key] for key in wanted]
@@ -116,16 +115,25 @@ class Attribute(Container):
 
     def dirty(self) -> None:
         """Remove every item's value from the cache, with one ``delete_multi``."""
-        unique = list(dict.fromkeys(self.items))
-        self._delete(self._keys(unique))
+        keys, _ = self._keys(list(dict.fromkeys(self.items)))
+        self._delete(keys)
 
-    def _keys(self, unique: list[Any]) -> list[str]:
+    def _keys(self, unique: list[Any]) -> tuple[list[str], dict[str, Any]]:
+        """The key of each item, and the item of each key; refuses keys that are not distinct str."""
         owner = type(self).__qualname__
-        keys = [check_key(owner, self.key(item)) for item in unique]
-        if len(set(keys)) < len(keys):
+        key = self.key
+        keys = [key(item) for item in unique]
+        # Checked in bulk, in C; the loops only run to name what is wrong.
+        if set(map(type, keys)) != {str}:
+            for found in keys:
+                check_key(owner, found)
+        item_by_key = dict(zip(keys, unique, strict=True))
+        if len(item_by_key) < len(keys):
             seen: dict[str, Any] = {}
-            for item, key in zip(unique, keys, strict=True):
-                if key in seen:
-                    raise ValueError(f"{owner}: items {seen[key]!r} and {item!r} have the same key {key!r}")
-                seen[key] = item
-        return keys
+            for item, found in zip(unique, keys, strict=True):
+                if found in seen:
+                    raise ValueError(
+                        f"{owner}: items {seen[found]!r} and {item!r} have the same key {found!r}"
+                    )
+                seen[found] = item
+        return keys, item_by_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from kata.cache import Cache, CacheError
 from kata.container.loader import Plan
@@ -76,16 +76,22 @@ class Container:
 
 def seconds(owner: str, method: str, value: object) -> float:
     """Check what a method returning a duration returned: a positive number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    if not _positive(value):
         raise ValueError(f"{owner}.{method}() returned {value!r}; expected a positive number of seconds")
     return value
 
 
 def optional_seconds(owner: str, method: str, value: object) -> float | None:
     """Check what a method returning an expiry returned: None or a positive number of seconds."""
-    if value is None:
-        return None
-    return seconds(owner, method, value)
+    if value is not None and not _positive(value):
+        raise ValueError(
+            f"{owner}.{method}() returned {value!r}; expected None or a positive number of seconds"
+        )
+    return value
+
+
+def _positive(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def check_key(owner: str, key: object) -> str:

@@ -67,20 +67,15 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
             exc,
         )
         return {}, list(keys), False
-    found: dict[str, Any] = {}
-    misses: list[str] = []
-    now = time.time()
-    for key in keys:
-        if key not in cached:
-            misses.append(key)
-            continue
-        value = cached[key]
-        if type(value) is Absent:
-            if plan.absent_expire is None or value.until <= now:
+    misses = [] if len(cached) == len(keys) else [key for key in keys if key not in cached]
+    absent = [key for key, value in cached.items() if type(value) is Absent]
+    if absent:
+        now = time.time()
+        for key in absent:
+            marker = cached.pop(key)
+            if plan.absent_expire is None or marker.until <= now:
                 misses.append(key)
-        else:
-            found[key] = value
-    return found, misses, True
+    return cached, misses, True
 
 
 def _lead(plan: Plan, keys: list[str], flight: Flight, cache_up: bool) -> dict[str, Any]:
