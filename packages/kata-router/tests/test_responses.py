@@ -40,7 +40,10 @@ WIRE = {
     "price": "10.50",
     "id": "12345678-1234-5678-1234-567812345678",
     "model": {"id": 7, "created": "2024-05-01T12:30:00+00:00"},
-    "models": [{"id": 1, "created": "2024-05-01T12:30:00+00:00"}, {"id": 2, "created": "2024-05-01T12:30:00+00:00"}],
+    "models": [
+        {"id": 1, "created": "2024-05-01T12:30:00+00:00"},
+        {"id": 2, "created": "2024-05-01T12:30:00+00:00"},
+    ],
     "text": "naïve ✓",
 }
 
@@ -178,7 +181,11 @@ def test_errors_are_rendered_in_the_route_format(format):
         assert raised.json() == {"status": 409, "error": "Conflict", "message": "already taken: <b>x</b>"}
         assert returned.json() == {"status": 422, "error": "Unprocessable Entity", "message": "bad value"}
     elif format == "msgpack":
-        assert msgpack.unpackb(raised.body) == {"status": 409, "error": "Conflict", "message": "already taken: <b>x</b>"}
+        assert msgpack.unpackb(raised.body) == {
+            "status": 409,
+            "error": "Conflict",
+            "message": "already taken: <b>x</b>",
+        }
         assert raised.headers["content-type"] == "application/msgpack"
     else:
         assert raised.headers["content-type"] == "text/html; charset=utf-8"
@@ -195,7 +202,11 @@ def test_unhandled_exceptions_are_a_logged_500_without_details(how, format, capl
     assert response.status == 500
     assert b"hunter2" not in response.body and b"Traceback" not in response.body
     if format == "json":
-        assert response.json() == {"status": 500, "error": "Internal Server Error", "message": "internal server error"}
+        assert response.json() == {
+            "status": 500,
+            "error": "Internal Server Error",
+            "message": "internal server error",
+        }
     record = caplog.records[-1]
     assert record.name == "kata.router"
     if how == "crash":

@@ -192,7 +192,10 @@ def test_conflicting_routes_fail_at_registration(first, second):
         router.add_route(second, Echo)
     assert repr(first) in str(info.value) and repr(second) in str(info.value)
     # The table is unchanged: the first route still answers.
-    assert Client(router).get(first.replace("{a}", "1").replace("{a:int}", "1").replace("{a:path}", "p")).status == 200
+    assert (
+        Client(router).get(first.replace("{a}", "1").replace("{a:int}", "1").replace("{a:path}", "p")).status
+        == 200
+    )
 
 
 def test_bad_resources_and_formats_fail_at_registration():
