@@ -51,8 +51,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
     worker_args = ["-k", "sync"] if request.param == "sync" else ["-k", "gthread", "--threads", "4"]
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--chdir", str(tmp_path), "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2", *worker_args, "guideapp:app"],
+        [
+            *(sys.executable, "-m", "gunicorn", "--chdir", str(tmp_path), "--bind", f"127.0.0.1:{port}"),
+            *("--workers", "2", *worker_args, "guideapp:app"),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -222,9 +222,9 @@ def test_bad_resources_and_formats_fail_at_registration():
         router.add_route("/a", NeedsArgs)
     with pytest.raises(RouteError, match="unknown format 'xml'"):
         router.add_route("/a", Echo, format="xml")
-    with pytest.raises(RouteError, match="subclass of kata.resource.Resource"):
+    with pytest.raises(RouteError, match=r"subclass of kata\.resource\.Resource"):
         router.add_route("/a", Echo())  # type: ignore[arg-type]
-    with pytest.raises(RouteError, match="subclass of kata.resource.Resource"):
+    with pytest.raises(RouteError, match=r"subclass of kata\.resource\.Resource"):
         router.add_route("/a", dict)  # type: ignore[arg-type]
     assert router.routes() == []
 
