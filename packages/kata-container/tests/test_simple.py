@@ -241,3 +241,15 @@ def test_an_exception_from_pull_propagates_and_nothing_is_stored(cache: kata.cac
     with pytest.raises(LookupError, match="source unavailable"):
         Broken().get()
     assert cache.get_multi(["broken"]) == {}
+
+
+def test_cache_must_return_a_cache() -> None:
+    class Misconfigured(kata.container.Simple):
+        def cache(self) -> Any:
+            return None
+
+        def key(self) -> str:
+            return "k"
+
+    with pytest.raises(TypeError, match=r"Misconfigured.cache\(\) returned NoneType; expected a cache"):
+        Misconfigured().get()

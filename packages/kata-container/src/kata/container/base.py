@@ -49,7 +49,7 @@ class Container:
         owner = type(self).__qualname__
         return Plan(
             owner=type(self),
-            cache=self.cache(),
+            cache=self._cache(),
             expire=optional_seconds(owner, "expire", self.expire()),
             absent_expire=absent_expire,
             lock=self.lock(),
@@ -57,13 +57,22 @@ class Container:
             pull=pull,
         )
 
-    def _delete(self, keys: list[str]) -> None:
+    def _cache(self) -> Cache:
         cache = self.cache()
+        if not callable(getattr(cache, "get_multi", None)):
+            raise TypeError(
+                f"{type(self).__qualname__}.cache() returned {type(cache).__qualname__}; "
+                "expected a cache such as kata.cache.redis"
+            )
+        return cache
+
+    def _delete(self, keys: list[str]) -> None:
+        """One ``delete_multi`` of *keys*; a cache failure is logged, not raised."""
+        if not keys:
+            return
+        cache = self._cache()
         try:
-            if len(keys) == 1:
-                cache.delete(keys[0])
-            elif keys:
-                cache.delete_multi(keys)
+            cache.delete_multi(keys)
         except CacheError as exc:
             warn(
                 cache,
