@@ -57,6 +57,12 @@ def test_create_accepts_rows_with_different_columns_and_keeps_their_order(db: An
     assert len({foo.id for foo in created}) == 5
 
 
+def test_create_with_a_column_of_only_nulls(db: Any) -> None:
+    created = Foo.create([{"bar": None, "qux": None}, {"bar": None, "qux": None}])
+    assert [(foo.bar, foo.qux) for foo in created] == [(None, None), (None, None)]
+    assert Foo.count({"bar": None, "qux": [None]}) == 2
+
+
 def test_create_of_nothing_runs_no_statement(db: Any) -> None:
     assert Foo.create([]) == []
 
