@@ -24,8 +24,8 @@ def postmaster_running(data_dir) -> bool:
     return subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0
 
 
-def test_embedded_database_keeps_its_data_for_the_next_start(tmp_path):
-    config = tmp_path / "project" / "config" / "dev.yaml"
+def test_embedded_database_keeps_its_data_for_the_next_start(shared_tmp):
+    config = shared_tmp / "project" / "config" / "dev.yaml"
     config.parent.mkdir(parents=True)
     config.write_text("database:\n  embedded: true\n  name: shop\n  pool_size: 2\n")
     data_dir = config.parent / "dev.pgdata"
@@ -48,8 +48,8 @@ def test_embedded_database_keeps_its_data_for_the_next_start(tmp_path):
         assert conn.execute("SELECT v FROM kept").fetchall() == [(42,)]
 
 
-def test_another_process_shares_the_running_server(tmp_path):
-    config = tmp_path / "dev.yaml"
+def test_another_process_shares_the_running_server(shared_tmp):
+    config = shared_tmp / "dev.yaml"
     config.write_text("database:\n  embedded: true\n")
     kata.config.initialize(config, bare=True)
     with kata.db.connection() as conn:
@@ -64,13 +64,13 @@ def test_another_process_shares_the_running_server(tmp_path):
     subprocess.run([sys.executable, "-c", script, str(config)], check=True, timeout=60)
 
     # The other process found the server running, used it, and left it running for us.
-    assert postmaster_running(tmp_path / "dev.pgdata")
+    assert postmaster_running(shared_tmp / "dev.pgdata")
     with kata.db.connection() as conn:
         assert conn.execute("SELECT v FROM seen").fetchall() == [(7,)]
 
 
-def test_a_data_folder_whose_parent_is_missing_is_a_config_error(tmp_path):
-    config = tmp_path / "dev.yaml"
+def test_a_data_folder_whose_parent_is_missing_is_a_config_error(shared_tmp):
+    config = shared_tmp / "dev.yaml"
     config.write_text("database:\n  embedded: nowhere/pgdata\n")
     with pytest.raises(kata.config.ConfigError) as caught:
         kata.config.initialize(config, bare=True)

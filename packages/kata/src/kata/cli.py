@@ -169,7 +169,12 @@ def _routes(args: argparse.Namespace) -> int:
 
     load_app(args)
     rows = [
-        (route.template, route.resource, ", ".join(route.methods), route.format)
+        (
+            route.template,
+            f"{route.resource.__module__}.{route.resource.__qualname__}",
+            ", ".join(route.methods),
+            route.format,
+        )
         for route in kata.router.routes()
     ]
     if not rows:

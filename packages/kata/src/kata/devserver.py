@@ -47,9 +47,7 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
     """Import the app and serve it in this process until SIGINT or SIGTERM."""
     import importlib
 
-    # SIGTERM (the reloader's way to stop us) exits through atexit, so the embedded database's
-    # handle of this process is let go.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _exit_cleanly_on_signals()
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     app = getattr(importlib.import_module(module), attribute)
@@ -58,7 +56,25 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
+        finally:
+            # From here on this process is leaving; a second signal must not cut short the
+            # exit handlers that let go of the embedded database.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
+
+
+def _exit_cleanly_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt, so exit handlers (atexit) run.
+
+    SIGINT is set explicitly because a shell starts background jobs with it ignored.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -85,6 +101,7 @@ def _hold_embedded_database(config_file: Path) -> None:
 
 
 def _watch(module: str, attribute: str, host: str, port: int) -> int:
+    _exit_cleanly_on_signals()
     root = Path.cwd()
     command = [sys.executable, "-m", "kata.devserver", module, attribute, host, str(port)]
     seen = _snapshot(root)
@@ -102,8 +119,13 @@ def _watch(module: str, attribute: str, host: str, port: int) -> int:
                 _stop(child)
                 child = subprocess.Popen(command)
     except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches the child too: give it a moment to finish on its own.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(child)
 
 

@@ -1,0 +1,194 @@
+"""The kata command on a new project: new, check, schema, routes, the project's own tests, serve.
+
+Everything runs on the project's embedded PostgreSQL (config/dev.yaml: embedded: true), the
+way a newcomer starts, with no database server of their own.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def project():
+    # Not under pytest's tmp_path: as root, the embedded PostgreSQL runs as another user that
+    # must reach its data folder, and every pytest run resets /tmp/pytest-of-root to 0700.
+    home = Path(tempfile.mkdtemp(prefix="kata-new-"))
+    home.chmod(0o755)
+    where = home / "shop"
+    result = kata("new", "shop", "--dir", str(where), cwd=home)
+    assert result.returncode == 0, result.stderr
+    assert "kata serve" in result.stdout
+    yield where
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def kata(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CONFIG"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [str(BIN / "kata"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_new_lays_out_the_guides_project(project):
+    expected = [
+        "config/dev.yaml",
+        "shop/__init__.py",
+        "shop/routes.py",
+        "shop/resource/foo.py",
+        "shop/model/foo.py",
+        "shop/container/foo.py",
+        "schema/1-foo.sql",
+        "bin/reset",
+        "static/hello.txt",
+        "tests/test_foo.py",
+        "pytest.ini",
+        ".gitignore",
+    ]
+    assert all((project / path).is_file() for path in expected), [
+        p for p in expected if not (project / p).is_file()
+    ]
+    assert os.access(project / "bin" / "reset", os.X_OK)
+    assert (
+        "kata.initialize(config)\napp = kata.config.app()\n\nimport shop.routes"
+        in (project / "shop/__init__.py").read_text()
+    )
+    assert "embedded: true" in (project / "config/dev.yaml").read_text()
+
+
+def test_new_refuses_bad_names_and_existing_folders(project):
+    assert "not a Python package name" in kata("new", "my-shop", cwd=project.parent).stderr
+    assert "would hide" in kata("new", "json", cwd=project.parent).stderr
+    result = kata("new", "shop", "--dir", str(project), cwd=project.parent)
+    assert result.returncode == 1
+    assert "already exists" in result.stderr
+
+
+def test_check_schema_routes_and_the_projects_tests(project):
+    check = kata("check", cwd=project)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "database  ok      shop on" in check.stdout
+    assert "(embedded, data in" in check.stdout
+    assert "cache     memory (memory): ok" in check.stdout
+    assert (project / "config" / "dev.pgdata" / "PG_VERSION").is_file()
+
+    status = kata("schema", "status", cwd=project)
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"^1 +foo +pending$", status.stdout, re.M), status.stdout
+
+    applied = kata("schema", "apply", cwd=project)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.startswith("applied  1-foo  ")
+    assert "1 migration applied in" in applied.stdout
+    assert "nothing to apply" in kata("schema", "apply", cwd=project).stdout
+    assert "1 applied, 0 pending" in kata("schema", "status", cwd=project).stdout
+
+    routes = kata("routes", cwd=project)
+    assert routes.returncode == 0, routes.stderr
+    assert re.search(
+        r"^/foo/bar/\{baz\} +shop\.resource\.foo\.Bar +GET, HEAD, POST, OPTIONS +json$", routes.stdout, re.M
+    ), routes.stdout
+
+    # The project's tests use the kata pytest plugin: a fresh database, memory caches.
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={k: v for k, v in os.environ.items() if k != "CONFIG"},
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+
+    created = kata("schema", "new", "add bar index", cwd=project)
+    assert created.returncode == 0, created.stderr
+    assert (project / "schema" / "2-add-bar-index.sql").is_file()
+    assert re.search(r"^2 +add-bar-index +pending$", kata("schema", "status", cwd=project).stdout, re.M)
+    (project / "schema" / "2-add-bar-index.sql").unlink()
+
+
+def test_check_reports_a_broken_config(project, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("cache:\n  main:\n    type: disk\n")
+    result = kata("check", "--config", str(broken), cwd=project)
+    assert result.returncode == 1
+    assert (
+        f"config    FAILED  {broken}: cache.main.type: expected one of memory, redis, memcached"
+        in result.stdout
+    )
+
+
+def test_serve_reloads_on_change_and_stops_on_ctrl_c(project, fetch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert kata("schema", "apply", cwd=project).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "CONFIG"}
+    log = project.parent / "serve.log"
+    server = subprocess.Popen(
+        [str(BIN / "kata"), "serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches the whole group, as in a terminal
+    )
+    try:
+        reply = wait_for(lambda: fetch(port, "GET", "/foo/bar/1"), lambda r: r.status == 200)
+        assert reply.body.startswith(b'{"baz":"1"')
+
+        resource = project / "shop" / "resource" / "foo.py"
+        source = resource.read_text()
+        resource.write_text(
+            source.replace("'baz': baz,\n            'foos'", "'baz': baz + '!',\n            'foos'")
+        )
+        try:
+            reply = wait_for(
+                lambda: fetch(port, "GET", "/foo/bar/1"), lambda r: r.body.startswith(b'{"baz":"1!"')
+            )
+        finally:
+            resource.write_text(source)
+
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+    except BaseException:
+        print(log.read_text())
+        raise
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    output = log.read_text()
+    assert server.returncode == 0, output
+    assert "gunicorn --bind 127.0.0.1:" in output, "it says how to run in production"
+    assert "changed, restarting" in output
+    pid_file = project / "config" / "dev.pgdata" / "postmaster.pid"
+    wait_for(lambda: pid_file.exists(), lambda exists: not exists)
+
+
+def wait_for(attempt, done, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = attempt()
+            if done(last):
+                return last
+        except OSError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting; last: {last!r}")
