@@ -159,7 +159,7 @@ def test_a_lock_held_elsewhere_is_waited_for_then_taken_over(cache: kata.cache.C
     pulls: list[Any] = []
     _, Total = _containers(cache, pulls, lock=cache)
 
-    class Patient(Total):  # type: ignore[misc, valid-type]
+    class Patient(Total):
         def lock_timeout(self) -> int:
             return 1
 
