@@ -47,7 +47,7 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
     """Import the app and serve it in this process until SIGINT or SIGTERM."""
     import importlib
 
-    _exit_cleanly_on_signals()
+    exit_cleanly_on_signals()
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     app = getattr(importlib.import_module(module), attribute)
@@ -64,7 +64,7 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
     return 0
 
 
-def _exit_cleanly_on_signals() -> None:
+def exit_cleanly_on_signals() -> None:
     """Make SIGINT and SIGTERM raise KeyboardInterrupt, so exit handlers (atexit) run.
 
     SIGINT is set explicitly because a shell starts background jobs with it ignored.
@@ -101,7 +101,7 @@ def _hold_embedded_database(config_file: Path) -> None:
 
 
 def _watch(module: str, attribute: str, host: str, port: int) -> int:
-    _exit_cleanly_on_signals()
+    exit_cleanly_on_signals()
     root = Path.cwd()
     command = [sys.executable, "-m", "kata.devserver", module, attribute, host, str(port)]
     seen = _snapshot(root)

@@ -1,0 +1,1 @@
+CREATE INDEX book_author ON book (author);
