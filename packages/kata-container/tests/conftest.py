@@ -47,3 +47,23 @@ def cache(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[kata.cach
 def counted(cache: kata.cache.Cache) -> Counted:
     """The ``cache`` of each type, counting the calls made on it."""
     return Counted(cache)
+
+
+@pytest.fixture(params=["memcached", "redis", "memory"])
+def guide_cache(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[kata.cache.Cache]:
+    """``kata.cache.memcached``, the cache the guide's examples use, configured as each type in turn.
+
+    The name is the application's choice; configuring it as each type runs the guide's code
+    unchanged on all three.
+    """
+    if request.param == "memcached":
+        hosts = [server.address for server in request.getfixturevalue("memcached_servers")]
+        entry: dict[str, Any] = {"type": "memcached", "prefix": key_prefix, "hosts": hosts}
+    elif request.param == "redis":
+        address = request.getfixturevalue("redis_server").address
+        entry = {"type": "redis", "db": 0, "host": address, "prefix": key_prefix}
+    else:
+        entry = {"type": "memory"}
+    kata.cache.initialize({"memcached": entry})
+    yield kata.cache.memcached
+    kata.cache.close()

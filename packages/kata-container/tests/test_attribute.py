@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,23 +12,7 @@ import kata.cache
 import kata.container
 
 
-@pytest.fixture
-def memcached_named_memcached(memcached_servers: Any, key_prefix: str) -> Iterator[kata.cache.Cache]:
-    """``kata.cache.memcached``, configured as the guide's ``cache:`` section does."""
-    kata.cache.initialize(
-        {
-            "memcached": {
-                "type": "memcached",
-                "prefix": key_prefix,
-                "hosts": [server.address for server in memcached_servers],
-            }
-        }
-    )
-    yield kata.cache.memcached
-    kata.cache.close()
-
-
-def test_the_guide_example_with_pull(memcached_named_memcached: kata.cache.Cache) -> None:
+def test_the_guide_example_with_pull(guide_cache: kata.cache.Cache) -> None:
     computed: list[int] = []
 
     def some_expensive_thing(item: int) -> str:

@@ -35,24 +35,8 @@ def some_model(database: Any) -> Iterator[type[kata.db.Object]]:
     kata.db.close()
 
 
-@pytest.fixture
-def memcached_named_memcached(memcached_servers: Any, key_prefix: str) -> Iterator[kata.cache.Cache]:
-    """``kata.cache.memcached``, configured as the guide's ``cache:`` section does."""
-    kata.cache.initialize(
-        {
-            "memcached": {
-                "type": "memcached",
-                "prefix": key_prefix,
-                "hosts": [server.address for server in memcached_servers],
-            }
-        }
-    )
-    yield kata.cache.memcached
-    kata.cache.close()
-
-
 def test_the_guide_example_with_attribute(
-    memcached_named_memcached: kata.cache.Cache, some_model: type[kata.db.Object]
+    guide_cache: kata.cache.Cache, some_model: type[kata.db.Object]
 ) -> None:
     SomeModel = some_model
 

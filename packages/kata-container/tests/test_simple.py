@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -15,25 +14,7 @@ import kata.codec
 import kata.container
 
 
-@pytest.fixture
-def guide_caches(memcached_servers: Any, redis_server: Any, key_prefix: str) -> Iterator[None]:
-    """The guide's ``cache:`` section, with the test servers and a prefix of this test's own."""
-    kata.cache.initialize(
-        {
-            "memcached": {
-                "type": "memcached",
-                "prefix": key_prefix,
-                "hosts": [server.address for server in memcached_servers],
-            },
-            "memory": {"type": "memory"},
-            "redis": {"type": "redis", "db": 0, "host": redis_server.address, "prefix": key_prefix},
-        }
-    )
-    yield
-    kata.cache.close()
-
-
-def test_the_guide_example(guide_caches: None) -> None:
+def test_the_guide_example(guide_cache: kata.cache.Cache) -> None:
     computed: list[int] = []
 
     def some_expensive_thing(foo: int) -> dict[str, int]:
