@@ -20,9 +20,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kata.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from kata.schema import Status
 
 
 class CommandError(Exception):
@@ -206,7 +209,7 @@ def _schema(args: argparse.Namespace) -> int:
         kata.config.close()
 
 
-def _status(status: Any) -> int:
+def _status(status: Status) -> int:
     changed = {m.version for m in status.changed}
     missing = {m.version for m in status.missing}
     rows: list[tuple[int, str, str, str]] = []
