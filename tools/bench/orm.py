@@ -133,8 +133,10 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
             for row in tuples:
                 copy.write_row(row)
 
-    def raw_unnest(returning: bool) -> Callable[[], Any]:
+    def raw_unnest(returning: bool, binary: bool = False) -> Callable[[], Any]:
         statement = "INSERT INTO item (name, qty) SELECT * FROM unnest(%s::varchar[], %s::int[])"
+        if binary:
+            statement = statement.replace("%s", "%b")
         if returning:
             statement += " RETURNING *"
 
@@ -167,6 +169,10 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
             "raw psycopg COPY FROM STDIN, write_row (no rows back)": (truncate, raw_copy),
             "raw psycopg INSERT ... unnest (no rows back)": (truncate, raw_unnest(False)),
             "raw psycopg INSERT ... unnest RETURNING *": (truncate, raw_unnest(True)),
+            "raw psycopg INSERT ... unnest, binary arrays, RETURNING *": (
+                truncate,
+                raw_unnest(True, binary=True),
+            ),
             "raw psycopg executemany (no rows back)": (truncate, raw_executemany),
             "kata Item.create(rows) -> instances": (truncate, lambda: Item.create(dicts)),
             "SQLAlchemy Core insert(t), list (no rows back)": (truncate, sa_executemany),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import reprlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
@@ -38,6 +39,23 @@ def row_maker(cls: type[T]) -> Callable[[psycopg.Cursor[Any]], Callable[[Sequenc
         return make
 
     return factory
+
+
+def fetch_all(cursor: psycopg.Cursor[Any]) -> list[Any]:
+    """``cursor.fetchall()`` with the cyclic garbage collector paused while rows are built.
+
+    Each instance is two objects the collector tracks, so building thousands of them sets
+    off its full collections, which walk every object of the process: measured, half the
+    time of a 10,000-row create. The result is already in memory when this runs, so the pause
+    lasts only as long as the building, which makes no reference cycles.
+    """
+    if not gc.isenabled():
+        return cursor.fetchall()
+    gc.disable()
+    try:
+        return cursor.fetchall()
+    finally:
+        gc.enable()
 
 
 def _check_count(name: str, value: int | None) -> bool:
@@ -186,7 +204,7 @@ class Object:
             params.append(offset)
         query = statements.select(table, shape, ordering, has_limit, has_offset)
         with connection() as conn, conn.cursor(row_factory=row_maker(cls)) as cursor:
-            return cursor.execute(query, params).fetchall()
+            return fetch_all(cursor.execute(query, params))
 
     @classmethod
     def get_in(cls: type[T], column: str, values: Iterable[Any]) -> list[T]:
@@ -208,7 +226,7 @@ class Object:
             )
             query = table.statements[key] = statement.as_string()
         with connection() as conn, conn.cursor(row_factory=row_maker(cls)) as cursor:
-            return cursor.execute(query, [statements.array(values)]).fetchall()
+            return fetch_all(cursor.execute(query, [statements.array(values)]))
 
     @classmethod
     def update(
@@ -266,7 +284,7 @@ def _insert(
         for start in range(0, len(rows), size):
             count = min(size, len(rows) - start)
             cursor.execute(statements.insert_defaults(table), [count])
-            yield range(start, start + count), cursor.fetchall()
+            yield range(start, start + count), fetch_all(cursor)
         return
     described = [table.columns[name] for name in columns]
     if any(column.is_array for column in described):
@@ -275,7 +293,7 @@ def _insert(
             chunk = rows[start : start + size]
             params = [statements.bind(column, row[column.name]) for row in chunk for column in described]
             cursor.execute(statements.insert_values(table, columns, len(chunk)), params)
-            yield range(start, start + len(chunk)), cursor.fetchall()
+            yield range(start, start + len(chunk)), fetch_all(cursor)
         return
     query = statements.insert_unnest(table, columns)
     for start in range(0, len(rows), size):
@@ -288,4 +306,4 @@ def _insert(
             else:
                 arrays.append([None if row[name] is None else wrap(row[name]) for row in chunk])
         cursor.execute(query, arrays)
-        yield range(start, start + len(chunk)), cursor.fetchall()
+        yield range(start, start + len(chunk)), fetch_all(cursor)

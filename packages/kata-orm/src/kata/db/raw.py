@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from kata.db.connection import connection
-from kata.db.model import Object, row_maker
+from kata.db.model import Object, fetch_all, row_maker
 
 T = TypeVar("T", bound=Object)
 
@@ -42,7 +42,7 @@ def query(statement: Statement, params: Params = None, *, model: type[T] | None 
     factory: Any = dict_row if model is None else row_maker(model)
     with connection() as conn, conn.cursor(row_factory=factory) as cursor:
         cursor.execute(statement, params)
-        return cursor.fetchall() if cursor.description is not None else []
+        return fetch_all(cursor) if cursor.description is not None else []
 
 
 def execute(statement: Statement, params: Params = None) -> int:
