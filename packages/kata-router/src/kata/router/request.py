@@ -353,6 +353,18 @@ class Request:
             HTTPError: 413 for a body over the limit, 400 for an invalid Content-Length or a
                 body shorter than its Content-Length.
         """
+        environ = self.environ
+        text = environ.get("CONTENT_LENGTH")
+        # The common case, a plain Content-Length within the limit, without the general path.
+        if text and text.isascii() and text.isdigit() and len(text) <= 20:
+            length = int(text)
+            if 0 < length <= self._options.max_body_size and "_body_error" not in self.__dict__:
+                data: bytes = environ["wsgi.input"].read(length)
+                if len(data) == length:
+                    return data
+                self.__dict__["_body_error"] = HTTPError(
+                    400, f"the request body ended after {len(data)} of {length} bytes"
+                )
         error = self.__dict__.get("_body_error")
         if error is not None:
             raise error
