@@ -57,8 +57,12 @@ def held(conn: psycopg.Connection[Any], timeout: float) -> Iterator[None]:
     try:
         yield
     finally:
-        if not conn.closed:
+        try:
             conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY], prepare=False)
+        except psycopg.Error:
+            # The lock's session broke; closing it frees the lock all the same, and raising
+            # here would hide the error that may be on its way out of the block.
+            logger.debug("could not release the migration lock explicitly", exc_info=True)
 
 
 def _try(conn: psycopg.Connection[Any]) -> bool:

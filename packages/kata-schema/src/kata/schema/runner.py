@@ -193,8 +193,10 @@ def _warn_missing(current: Status, schema: str | Path) -> None:
 
 
 def _run_all(conn: Connection, plan: Plan, newest: int) -> list[Applied]:
-    done = []
+    done: list[Applied] = []
     for migration, statements in plan:
+        if done:
+            _fresh_session(conn)  # the first runs on the session _connection() just set up
         if migration.version < newest:
             logger.warning(
                 "applying %s after the newer migration %d; migrations are applied out of order",
@@ -206,7 +208,6 @@ def _run_all(conn: Connection, plan: Plan, newest: int) -> list[Applied]:
 
 
 def _run(conn: Connection, migration: Migration, statements: list[Statement]) -> Applied:
-    _fresh_session(conn)
     started = time.perf_counter()
     if migration.transactional:
         with _database_errors(f"recording {migration.path}"), conn.transaction():
@@ -242,6 +243,13 @@ def _fresh_session(conn: Connection) -> None:
     """
     with _database_errors("preparing the session"):
         conn.execute("DISCARD ALL", prepare=False)
+        _lift_statement_timeout(conn)
+
+
+def _lift_statement_timeout(conn: Connection) -> None:
+    # kata.db sends a configured statement_timeout as a startup option, so DISCARD ALL
+    # brings it back; without one there is nothing to lift.
+    if kata.db.settings().statement_timeout is not None:
         conn.execute("SET statement_timeout = 0", prepare=False)
 
 
@@ -322,7 +330,7 @@ def _connection() -> Iterator[Connection]:
     with conn:
         conn.prepare_threshold = None  # DISCARD ALL would drop statements psycopg prepared
         with _database_errors("preparing the session"):
-            conn.execute("SET statement_timeout = 0", prepare=False)
+            _lift_statement_timeout(conn)
         yield conn
 
 
