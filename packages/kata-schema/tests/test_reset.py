@@ -155,3 +155,10 @@ def test_reset_from_a_script_beside_the_schema_folder(database, write, run, tmp_
     assert "kata.schema.errors.MigrationError: database" in refused.stderr
     assert "is protected" in refused.stderr
     assert run("SELECT count(*) FROM users") == [(2,)]
+
+
+def test_reset_creates_the_public_schema_when_it_is_gone(db, write, run, schema):
+    run("DROP SCHEMA public CASCADE")
+    write(MIGRATIONS)
+    assert [a.version for a in kata.schema.reset(schema)] == [1, 2, 3]
+    assert tables(run) == {"users", "kata_migrations"}

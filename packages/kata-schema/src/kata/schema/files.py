@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -79,7 +80,7 @@ def _controls_transaction(statement: Statement) -> bool:
     return True
 
 
-def discover(folder: str | Path) -> list[Migration]:
+def discover(folder: str | os.PathLike[str]) -> list[Migration]:
     """Every migration in *folder*, ordered by version as a number (2 before 10).
 
     Hidden files (names starting with a dot, such as editor swap files) and subfolders are
@@ -144,7 +145,7 @@ def _read(path: Path) -> Migration:
     return Migration(version, match["name"], path, checksum, transactional, sql)
 
 
-def new(folder: str | Path, name: str) -> Path:
+def new(folder: str | os.PathLike[str], name: str) -> Path:
     """Create the next migration file in *folder*, empty, and return its path.
 
     The number follows the newest migration: one more than it, keeping its zero padding

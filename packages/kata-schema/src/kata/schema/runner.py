@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -45,7 +45,7 @@ class Status:
     missing: tuple[Applied, ...]
 
 
-def status(schema: str | Path) -> Status:
+def status(schema: str | os.PathLike[str]) -> Status:
     """Compare the migrations in the folder *schema* with what the database has applied.
 
     Reads only: it takes no lock and creates no table. Raises MigrationError for a bad
@@ -57,7 +57,7 @@ def status(schema: str | Path) -> Status:
 
 
 def apply(
-    schema: str | Path,
+    schema: str | os.PathLike[str],
     n: int = 0,
     *,
     accept_changed: bool = False,
@@ -111,7 +111,7 @@ def apply(
             return _run_all(conn, plan, newest)
 
 
-def reset(schema: str | Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[Applied]:
+def reset(schema: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[Applied]:
     """Drop the public schema (with everything in it, the tracking table included), recreate
     it empty with its owner, grants and comment, and apply every migration in *schema*.
 
@@ -185,7 +185,7 @@ def _statements(migration: Migration) -> list[Statement]:
     return statements
 
 
-def _warn_missing(current: Status, schema: str | Path) -> None:
+def _warn_missing(current: Status, schema: str | os.PathLike[str]) -> None:
     for row in current.missing:
         logger.warning(
             "migration %d (%s) is recorded as applied but has no file in %s", row.version, row.name, schema
