@@ -102,3 +102,23 @@ def test_loading_an_unregistered_class_name_runs_nothing():
 def test_garbage_raises_decode_error(data):
     with pytest.raises(DecodeError):
         loads(data)
+
+
+def test_a_failed_encoding_leaves_nothing_behind_for_the_next_call():
+    with pytest.raises(TypeError):
+        dumps(["partial", object()])
+    assert loads(dumps(("next",))) == ("next",)
+
+
+def test_threads_encode_independently():
+    from concurrent.futures import ThreadPoolExecutor
+
+    values = [(i, Point(i, datetime(2020, 1, 1 + i % 28))) for i in range(2000)]
+    with ThreadPoolExecutor(8) as pool:
+        back = list(pool.map(lambda v: loads(dumps(v)), values))
+    assert back == values
+
+
+def test_a_marker_outside_its_array_is_refused():
+    with pytest.raises(DecodeError, match="marker"):
+        loads(msgpack.packb(msgpack.ExtType(6, b"")))

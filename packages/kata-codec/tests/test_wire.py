@@ -77,3 +77,22 @@ def test_decoders_round_trip_plain_values():
     value = {"a": [1, "x", None, {"b": 2.5}]}
     assert from_json(to_json(value)) == value
     assert from_msgpack(to_msgpack(value)) == value
+
+
+@pytest.mark.parametrize(
+    "data", [b"NaN", b"[1, Infinity]", b'{"a": -Infinity}', b"[" * 100000 + b"]" * 100000]
+)
+def test_json_that_to_json_could_not_write_back_is_refused(data):
+    with pytest.raises(DecodeError, match="invalid JSON"):
+        from_json(data)
+
+
+def test_a_failed_msgpack_encoding_leaves_nothing_behind_for_the_next_call():
+    with pytest.raises(TypeError):
+        to_msgpack(["partial", object()])
+    assert msgpack.unpackb(to_msgpack("next")) == "next"
+
+
+@pytest.mark.parametrize("value", ["top-level str", 5, None, [], {"é": ["ü", 1.5, False]}])
+def test_json_output_matches_the_standard_library(value):
+    assert to_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

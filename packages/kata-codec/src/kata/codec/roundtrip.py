@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -18,6 +19,9 @@ _DATE = 2
 _TIME = 3
 _DECIMAL = 4
 _UUID = 5
+# Tuples and registered objects are stored as an array whose first element is a marker
+# extension: [TUPLE, *items] and [OBJECT(name), fields]. Unlike a nested msgpack document in
+# an extension's payload, this costs no second encoder or decoder per value.
 _TUPLE = 6
 _OBJECT = 7
 
@@ -31,10 +35,26 @@ class RoundTrip(Protocol):
     def from_dict(cls, data: dict[str, Any]) -> Any: ...
 
 
+class _Marker:
+    """What a marker extension decodes to, until the array it heads is rebuilt."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[list[Any]], Any]) -> None:
+        self.build = build
+
+
+def _build_tuple(items: list[Any]) -> tuple[Any, ...]:
+    return tuple(items[1:])
+
+
+_TUPLE_EXT = msgpack.ExtType(_TUPLE, b"")
+_TUPLE_MARKER = _Marker(_build_tuple)
+
 T = TypeVar("T", bound=type)
 
-_name_by_class: dict[type, str] = {}
-_class_by_name: dict[str, Callable[[dict[str, Any]], Any]] = {}
+_ext_by_class: dict[type, msgpack.ExtType] = {}
+_marker_by_name: dict[bytes, _Marker] = {}
 
 
 def register(cls: T, name: str | None = None) -> T:
@@ -47,14 +67,23 @@ def register(cls: T, name: str | None = None) -> T:
     """
     if not callable(getattr(cls, "to_dict", None)) or not callable(getattr(cls, "from_dict", None)):
         raise TypeError(f"{cls.__qualname__} needs to_dict() and a from_dict() classmethod to be registered")
-    key = name or f"{cls.__module__}.{cls.__qualname__}"
-    _name_by_class[cls] = key
-    _class_by_name[key] = cls.from_dict  # type: ignore[attr-defined]
+    key = (name or f"{cls.__module__}.{cls.__qualname__}").encode()
+    from_dict = cls.from_dict  # type: ignore[attr-defined]
+    _ext_by_class[cls] = msgpack.ExtType(_OBJECT, key)
+    _marker_by_name[key] = _Marker(lambda items: from_dict(items[1]))
     return cls
+
+
+_BUILTINS: tuple[type[Any], ...] = (int, float, str, bytes, dict, list)
 
 
 def _ext(value: Any) -> Any:
     kind = type(value)
+    marker = _ext_by_class.get(kind)
+    if marker is not None:
+        return [marker, value.to_dict()]
+    if kind is tuple:
+        return [_TUPLE_EXT, *value]
     if kind is datetime:
         return msgpack.ExtType(_DATETIME, value.isoformat().encode())
     if kind is date:
@@ -65,14 +94,9 @@ def _ext(value: Any) -> Any:
         return msgpack.ExtType(_DECIMAL, str(value).encode())
     if kind is UUID:
         return msgpack.ExtType(_UUID, value.bytes)
-    if kind is tuple:
-        return msgpack.ExtType(_TUPLE, _pack(list(value)))
-    name = _name_by_class.get(kind)
-    if name is not None:
-        return msgpack.ExtType(_OBJECT, _pack([name, value.to_dict()]))
     # Subclasses of the built-in types (OrderedDict, IntEnum, StrEnum...) are stored as
     # their base type: they compare equal to it.
-    for base in (bool, int, float, str, bytes, dict, list):
+    for base in _BUILTINS:
         if isinstance(value, base):
             return base(value)
     if callable(getattr(value, "to_dict", None)):
@@ -83,8 +107,9 @@ def _ext(value: Any) -> Any:
     raise TypeError(f"Object of type {kind.__qualname__} cannot be cached")
 
 
-def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, default=_ext, use_bin_type=True, strict_types=True)
+# A Packer costs far more to build than a small value costs to encode, and is not
+# thread-safe: each thread keeps its own.
+_local = threading.local()
 
 
 def dumps(value: Any) -> bytes:
@@ -93,12 +118,29 @@ def dumps(value: Any) -> bytes:
     Raises TypeError naming the type of anything that cannot be stored faithfully.
     """
     try:
-        return _pack(value)
+        packer = _local.packer
+    except AttributeError:
+        packer = _local.packer = msgpack.Packer(default=_ext, use_bin_type=True, strict_types=True)
+    try:
+        return packer.pack(value)  # type: ignore[no-any-return]
     except OverflowError as exc:
+        packer.reset()
         raise TypeError(f"Object of type int is out of the storable range: {exc}") from exc
+    except BaseException:
+        packer.reset()  # drop what was written before the failure
+        raise
 
 
 def _unext(code: int, data: bytes) -> Any:
+    if code == _OBJECT:
+        marker = _marker_by_name.get(data)
+        if marker is None:
+            raise DecodeError(
+                f"stored object of class {data.decode(errors='replace')!r}, which is not registered"
+            )
+        return marker
+    if code == _TUPLE:
+        return _TUPLE_MARKER
     if code == _DATETIME:
         return datetime.fromisoformat(data.decode())
     if code == _DATE:
@@ -109,26 +151,23 @@ def _unext(code: int, data: bytes) -> Any:
         return Decimal(data.decode())
     if code == _UUID:
         return UUID(bytes=data)
-    if code == _TUPLE:
-        return tuple(_unpack(data))
-    if code == _OBJECT:
-        name, fields = _unpack(data)
-        from_dict = _class_by_name.get(name)
-        if from_dict is None:
-            raise DecodeError(f"stored object of class {name!r}, which is not registered in this process")
-        return from_dict(fields)
     raise DecodeError(f"unknown extension type {code}")
 
 
-def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, ext_hook=_unext, raw=False, strict_map_key=False)
+def _rebuild(items: list[Any]) -> Any:
+    if items and type(items[0]) is _Marker:
+        return items[0].build(items)
+    return items
 
 
 def loads(data: bytes) -> Any:
     """Decode bytes written by :func:`dumps`; raises DecodeError for anything else."""
     try:
-        return _unpack(data)
+        value = msgpack.unpackb(data, ext_hook=_unext, list_hook=_rebuild, raw=False, strict_map_key=False)
     except DecodeError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for malformed input
         raise DecodeError(f"undecodable cached value: {exc}") from exc
+    if type(value) is _Marker:  # a marker outside the array it must head
+        raise DecodeError("undecodable cached value: a type marker outside its array")
+    return value

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -27,10 +29,20 @@ def _wire_value(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__qualname__} is not serializable")
 
 
-# Built once: constructing a JSONEncoder per call costs more than encoding a small body.
-_json_encode = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_wire_value
-).encode
+def _json_encoder() -> Callable[[Any], str]:
+    # JSONEncoder.encode builds a new C encoder on every call, which costs more than
+    # encoding a small body; the C encoder is built once here instead. Circular references
+    # are not tracked (that needs per-call state): they end in RecursionError.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_wire_value
+        ).encode
+    chunks = make(None, _wire_value, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_json_text = _json_encoder()
 
 
 def to_json(value: Any) -> bytes:
@@ -39,7 +51,12 @@ def to_json(value: Any) -> bytes:
     Raises TypeError naming the type of a value that has no JSON form, and ValueError for
     NaN and infinities, which JSON cannot represent.
     """
-    return _json_encode(value).encode()
+    return _json_text(value).encode()
+
+
+# A Packer costs more to build than a small body costs to encode, and is not thread-safe:
+# each thread keeps its own.
+_local = threading.local()
 
 
 def to_msgpack(value: Any) -> bytes:
@@ -47,14 +64,29 @@ def to_msgpack(value: Any) -> bytes:
 
     Raises TypeError naming the type of a value that has no msgpack form.
     """
-    return msgpack.packb(value, default=_wire_value, use_bin_type=True)
+    try:
+        packer = _local.packer
+    except AttributeError:
+        packer = _local.packer = msgpack.Packer(default=_wire_value, use_bin_type=True)
+    try:
+        return packer.pack(value)  # type: ignore[no-any-return]
+    except BaseException:
+        packer.reset()  # drop what was written before the failure
+        raise
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def from_json(data: bytes | str) -> Any:
-    """Decode JSON text; raises DecodeError with the decoder's message."""
+    """Decode JSON text; raises DecodeError with the decoder's message.
+
+    NaN and Infinity are refused, as :func:`to_json` refuses them.
+    """
     try:
-        return json.loads(data)
-    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueError
         raise DecodeError(f"invalid JSON: {exc}") from exc
 
 
