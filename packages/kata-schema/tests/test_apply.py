@@ -353,7 +353,8 @@ def test_a_process_holding_the_lock_too_long_is_named_in_the_error(db, write, ru
         holder.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
         pid = holder.info.backend_pid
         with pytest.raises(
-            MigrationError, match=rf"another process \(PostgreSQL server process {pid}\) has been applying"
+            MigrationError,
+            match=rf"another process \(PostgreSQL server process {pid}\) held the migration lock",
         ):
             kata.schema.apply(schema, lock_timeout=0.3)
     assert tables(run) == set()

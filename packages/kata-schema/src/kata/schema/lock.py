@@ -43,8 +43,8 @@ def held(conn: psycopg.Connection[Any], timeout: float) -> Iterator[None]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise MigrationError(
-                f"another process (PostgreSQL server process {_holder(conn)}) has been applying "
-                f"migrations for more than {timeout:g} s; try again when it is done, or end that process"
+                f"another process (PostgreSQL server process {_holder(conn)}) held the migration lock "
+                f"for all the {timeout:g} s this one waited; try again when it is done, or end that process"
             )
         if not waiting_logged:
             logger.info(
