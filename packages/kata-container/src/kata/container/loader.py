@@ -36,6 +36,9 @@ class Plan:
     """Pulls values by cache key; leaves out the keys the source does not have."""
 
 
+_MISSING = object()
+
+
 def load(plan: Plan, keys: Sequence[str]) -> dict[str, Any]:
     """Return the values of *keys* (distinct), from the cache or pulled; absent keys left out."""
     found, misses, cache_up = _read(plan, keys)
@@ -67,13 +70,17 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
             exc,
         )
         return {}, list(keys), False
-    misses = [] if len(cached) == len(keys) else [key for key in keys if key not in cached]
-    absent = [key for key, value in cached.items() if type(value) is Absent]
-    if absent:
-        now = time.time()
-        for key in absent:
-            marker = cached.pop(key)
-            if plan.absent_expire is None or marker.until <= now:
+    # Misses keep the caller's order, whatever order the cache answered in, so the source
+    # is asked the same way every time.
+    misses: list[str] = []
+    now = time.time()
+    for key in keys:
+        value = cached.get(key, _MISSING)
+        if value is _MISSING:
+            misses.append(key)
+        elif type(value) is Absent:
+            del cached[key]
+            if plan.absent_expire is None or value.until <= now:
                 misses.append(key)
     return cached, misses, True
 
