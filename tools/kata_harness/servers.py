@@ -127,7 +127,7 @@ class OwnedServer(ABC):
     def _ready(self) -> bool:
         """Whether the server answers a request."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (most servers need no setup; PostgreSQL does)
         """One-time setup before the first start()."""
 
     @property
@@ -270,7 +270,12 @@ class PostgresServer(OwnedServer):
 
 def start(kind: str) -> OwnedServer:
     """Start a new throwaway server of *kind* ('postgres', 'redis' or 'memcached')."""
-    cls = {"postgres": PostgresServer, "redis": RedisServer, "memcached": MemcachedServer}[kind]
+    kinds: dict[str, type[PostgresServer | RedisServer | MemcachedServer]] = {
+        "postgres": PostgresServer,
+        "redis": RedisServer,
+        "memcached": MemcachedServer,
+    }
+    cls = kinds[kind]
     workdir = tempfile.mkdtemp(prefix=f"kata-test-{kind}-")
     os.chmod(workdir, 0o755)
     server = cls(kind=kind, host="127.0.0.1", port=free_port(), workdir=workdir)
