@@ -1,6 +1,6 @@
 """kata.cache against raw redis-py and pymemcache, 1000 keys per bulk call, in one run.
 
-    $BENCH tools/bench/cache.py [--keys 1000] [--reps 15]
+    tools/hatch run bench:python tools/bench/cache.py [--keys 1000] [--reps 15]
 
 Starts its own Redis and two memcached servers from the machine's binaries (the test
 harness's), so nothing else shares them. Every figure is the median of --reps timed calls in

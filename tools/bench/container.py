@@ -1,6 +1,6 @@
 """kata.container's Attribute lookup against the hand-written cache-aside it replaces, in one run.
 
-    $BENCH tools/bench/container.py [--ids 1000] [--reps 15]
+    tools/hatch run bench:python tools/bench/container.py [--ids 1000] [--reps 15]
 
 Starts its own Redis and PostgreSQL servers from the machine's binaries (the test harness's).
 Each case looks up --ids ids of a table of ~80-byte rows, at 0%, 50% and 100% cache hits;

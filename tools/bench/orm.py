@@ -1,6 +1,6 @@
 """kata.db against raw psycopg, SQLAlchemy Core and peewee: bulk insert and fetch by id, in one run.
 
-    $BENCH tools/bench/orm.py [--rows 10000] [--fetch 1000] [--reps 15]
+    tools/hatch run bench:python tools/bench/orm.py [--rows 10000] [--fetch 1000] [--reps 15]
 
 Starts its own PostgreSQL from the machine's binaries (the test harness's server: loopback
 TCP, fsync and synchronous_commit off, so commits cost no disk flush and the figures show

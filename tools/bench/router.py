@@ -7,9 +7,8 @@ extra GitHub-API-like routes registered before the measured one. Cases run inter
 shuffled blocks; the best block per case is reported, in µs per request and as a multiple of
 the raw WSGI function. Ratios are what to compare across machines.
 
-    BENCH=.venv/hatch/env/virtual/bench/bin/python
-    $BENCH tools/bench/router.py                 # default: 5 blocks of 40000 requests per case
-    $BENCH tools/bench/router.py --blocks 3 --iterations 10000
+    tools/hatch run bench:python tools/bench/router.py                 # default: 5 blocks of 40000 requests per case
+    tools/hatch run bench:python tools/bench/router.py --blocks 3 --iterations 10000
 
 This is a benchmark, not a test: it asserts only that every app answers correctly.
 """

@@ -5,9 +5,8 @@ guide's JSON, ``POST`` echoing its JSON body) under gunicorn with the same worke
 count; wrk reports requests per second. Server and load generator share the machine, so
 the absolute numbers say little; the kata/Falcon ratio is the figure to read.
 
-    BENCH=.venv/hatch/env/virtual/bench/bin/python
-    $BENCH tools/bench/router_http.py             # gthread and sync, 2 workers, best of 3 rounds of 10 s
-    $BENCH tools/bench/router_http.py --duration 5 --workers 4
+    tools/hatch run bench:python tools/bench/router_http.py             # gthread and sync, 2 workers, best of 3 rounds of 10 s
+    tools/hatch run bench:python tools/bench/router_http.py --duration 5 --workers 4
 
 Needs ``wrk`` on PATH (``apt-get install -y wrk``). A benchmark, not a test.
 """

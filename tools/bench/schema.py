@@ -1,6 +1,6 @@
 """kata.schema.apply against a hand-written psycopg migration loop, in one run.
 
-    $BENCH packages/kata-schema/bench/apply.py [--migrations 100] [--reps 11]
+    tools/hatch run bench:python tools/bench/schema.py [--migrations 100] [--reps 11]
 
 Starts its own PostgreSQL server from the machine's binaries (the test harness's). Each of
 --migrations files creates a table with an index and inserts two rows. Two cases, each timed
@@ -31,7 +31,7 @@ import psycopg
 import kata.db
 import kata.schema
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from kata_harness import servers
 
 MIGRATION = """\

@@ -1,6 +1,6 @@
 """What starting a kata app costs: reading the config, and the embedded PostgreSQL cold and warm.
 
-    python packages/kata/bench/startup.py
+    python tools/bench/startup.py
 
 Run from the repository root in the hatch environment (bench or main). Prints a Markdown table.
 """
