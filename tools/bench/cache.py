@@ -12,10 +12,10 @@ figures move pre-encoded bytes (the "+ decode" rows add kata.codec.loads for com
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import statistics
 import sys
-import time
+import timeit
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +27,8 @@ import kata.cache
 from kata import codec
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from measure import median_ms, print_table
+
 from kata_harness import servers
 
 EXPIRE = 300
@@ -35,31 +37,6 @@ EXPIRE = 300
 def value(i: int) -> dict[str, Any]:
     """About 110 bytes encoded: a typical cached row."""
     return {"id": i, "name": f"user {i}", "email": f"user{i}@example.com", "score": 12.5, "tags": ["a", "b"]}
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
-
-def run(cases: dict[str, Callable[[], Any]], reps: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for fn in cases.values():
-        fn()  # warm up: connections, scripts
-    for _ in range(reps):
-        for name, fn in cases.items():
-            samples[name].append(timed(fn))
-    return {name: statistics.median(found) for name, found in samples.items()}
-
-
-def table(title: str, results: dict[str, float], baseline: str) -> None:
-    print(f"\n{title}")
-    print(f"| {'method':<48} | {'ms':>8} | {'vs ' + baseline:>28} |")
-    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 30}|")
-    base = results[baseline]
-    for name, ms in results.items():
-        print(f"| {name:<48} | {ms:8.2f} | {ms / base:27.2f}x |")
 
 
 def main() -> None:
@@ -112,7 +89,7 @@ def bench_redis(
             pipe.get(key)
         pipe.execute()
 
-    results = run(
+    results = median_ms(
         {
             "raw MGET": lambda: raw.mget(keys),
             "raw MGET + decode": lambda: [codec.loads(v) for v in raw.mget(keys)],
@@ -122,7 +99,7 @@ def bench_redis(
         },
         reps,
     )
-    table("Redis get_multi", results, "raw MGET")
+    print_table("Redis get_multi", results, "raw MGET")
     summary["Redis get_multi / raw MGET"] = results["kata RedisCache.get_multi"] / results["raw MGET"]
     summary["Redis get_multi / raw MGET + decode"] = (
         results["kata RedisCache.get_multi"] / results["raw MGET + decode"]
@@ -144,7 +121,7 @@ def bench_redis(
             pipe.expire(key, EXPIRE)
         pipe.execute()
 
-    results = run(
+    results = median_ms(
         {
             "raw pipeline SET EX (no MULTI)": pipe_set(False),
             "raw pipeline SET EX (MULTI/EXEC)": pipe_set(True),
@@ -161,7 +138,7 @@ def bench_redis(
         reps,
     )
     fastest = min(results, key=lambda name: results[name] if name.startswith("raw") else float("inf"))
-    table("Redis set_multi with expiry", results, fastest)
+    print_table("Redis set_multi with expiry", results, fastest)
     summary["Redis set_multi(expire) / fastest raw method (pre-encoded bytes)"] = (
         results["kata RedisCache.set_multi(expire)"] / results[fastest]
     )
@@ -177,14 +154,14 @@ def bench_redis(
 
     def deleting(fn: Callable[[], Any]) -> Callable[[], Any]:
         # Deleting needs keys to delete: refill outside the timed call is not possible with
-        # run(), so each case deletes a refilled set and the refill is timed separately.
+        # median_ms(), so each case deletes a refilled set and the refill is timed separately.
         def call() -> None:
             refill()
             fn()
 
         return call
 
-    results = run(
+    results = median_ms(
         {
             "refill (MSET), subtracted below": refill,
             "raw DEL k1..kN": deleting(lambda: raw.delete(*keys)),
@@ -194,7 +171,7 @@ def bench_redis(
         reps,
     )
     base = results.pop("refill (MSET), subtracted below")
-    table(
+    print_table(
         "Redis delete_multi (refill time subtracted)",
         {k: v - base for k, v in results.items()},
         "raw DEL k1..kN",
@@ -219,7 +196,7 @@ def bench_memcached(
     client.set_many(encoded)
     hashed.set_many(encoded)
 
-    results = run(
+    results = median_ms(
         {
             "pymemcache HashClient(2).get_many": lambda: hashed.get_many(keys),
             "pymemcache Client.get_many": lambda: client.get_many(keys),
@@ -232,12 +209,12 @@ def bench_memcached(
         },
         reps,
     )
-    table("memcached get_multi", results, "pymemcache HashClient(2).get_many")
+    print_table("memcached get_multi", results, "pymemcache HashClient(2).get_many")
     summary["memcached 2-node get_multi / HashClient get_many"] = (
         results["kata MemcachedCache(2 nodes).get_multi"] / results["pymemcache HashClient(2).get_many"]
     )
 
-    results = run(
+    results = median_ms(
         {
             "pymemcache HashClient(2).set_many": lambda: hashed.set_many(encoded, expire=EXPIRE),
             "pymemcache Client.set_many": lambda: client.set_many(encoded, expire=EXPIRE),
@@ -246,10 +223,10 @@ def bench_memcached(
         },
         reps,
     )
-    table("memcached set_multi with expiry", results, "pymemcache HashClient(2).set_many")
+    print_table("memcached set_multi with expiry", results, "pymemcache HashClient(2).set_many")
 
     # Deleting missing keys costs the server the same lookup; it keeps refills out of the timing.
-    results = run(
+    results = median_ms(
         {
             "pymemcache HashClient(2).delete_many": lambda: hashed.delete_many(keys),
             "pymemcache Client.delete_many": lambda: client.delete_many(keys),
@@ -258,16 +235,16 @@ def bench_memcached(
         },
         reps,
     )
-    table("memcached delete_multi", results, "pymemcache HashClient(2).delete_many")
+    print_table("memcached delete_multi", results, "pymemcache HashClient(2).delete_many")
 
-    routing = run(
+    routing = median_ms(
         {
             "pymemcache HashClient routing only": lambda: [hashed.hasher.get_node(key) for key in keys],
             "kata ring routing only": lambda: double._ring.group(keys),
         },
         reps,
     )
-    table("memcached key-to-node routing, no I/O", routing, "pymemcache HashClient routing only")
+    print_table("memcached key-to-node routing, no I/O", routing, "pymemcache HashClient routing only")
     for closing in (single, double, client, hashed):
         closing.close()
 
@@ -275,9 +252,9 @@ def bench_memcached(
 def bench_memory(keys: list[str], values: dict[str, Any], reps: int, summary: dict[str, float]) -> None:
     cache = kata.cache.MemoryCache()
     cache.set_multi(values)
-    results = run({"kata MemoryCache.get_multi": lambda: cache.get_multi(keys)}, reps)
+    results = median_ms({"kata MemoryCache.get_multi": lambda: cache.get_multi(keys)}, reps)
     results.update(
-        run(
+        median_ms(
             {
                 "kata MemoryCache.set_multi(expire)": lambda: cache.set_multi(values, expire=EXPIRE),
                 "kata MemoryCache.delete_multi": lambda: cache.delete_multi(keys),
@@ -285,21 +262,15 @@ def bench_memory(keys: list[str], values: dict[str, Any], reps: int, summary: di
             reps,
         )
     )
-    table("memory, 1000 keys", results, "kata MemoryCache.get_multi")
+    print_table("memory, 1000 keys", results, "kata MemoryCache.get_multi")
     cache.set("user:1", values[keys[0]])
     cache.set("greeting", "bar")
     loops = 200_000
-
-    def get_many_times(key: str) -> None:
-        get = cache.get
-        for _ in range(loops):
-            get(key)
-
     print("\nmemory get, one key (µs per call, best of 5 x 200,000 calls)")
     for key in ("greeting", "user:1"):
-        best = min(timed(lambda key=key: get_many_times(key)) for _ in range(5))
-        print(f"| MemoryCache.get({key!r}) | {best * 1000 / loops:.2f} µs |")
-        summary[f"memory get({key!r}), µs"] = best * 1000 / loops
+        best_us = min(timeit.repeat(functools.partial(cache.get, key), number=loops, repeat=5)) / loops * 1e6
+        print(f"| MemoryCache.get({key!r}) | {best_us:.2f} µs |")
+        summary[f"memory get({key!r}), µs"] = best_us
 
 
 if __name__ == "__main__":

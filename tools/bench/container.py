@@ -21,11 +21,10 @@ in turn, round-robin, so drift on a shared machine hits them alike; figures are 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import pickle
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +38,8 @@ import kata.container
 import kata.db
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from measure import median_ms, print_table
+
 from kata_harness import servers
 
 EXPIRE = 600
@@ -174,17 +175,18 @@ def bench(rds: Any, pg: Any, ids: list[int], reps: int) -> None:
     )
     for rate in HIT_RATES:
         hits = ids[: len(ids) * rate // 100]
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(reps):
-            for name, (lookup, prefix) in cases.items():
-                raw.delete(*[f"{prefix}{i}" for i in ids])
-                if hits:
-                    lookup(hits)  # untimed: fill the cache to the hit rate
-                start = time.perf_counter()
-                lookup(ids)
-                samples[name].append((time.perf_counter() - start) * 1000)
-        results = {name: statistics.median(found) for name, found in samples.items()}
-        table(f"{rate}% hits", results, "hand-written (MGET, = ANY, pipelined SET)")
+
+        def fill(lookup: Callable[[list[int]], Any], prefix: str, hits: list[int] = hits) -> None:
+            raw.delete(*[f"{prefix}{i}" for i in ids])
+            if hits:
+                lookup(hits)  # fill the cache to the hit rate
+
+        timed = {
+            name: (functools.partial(fill, lookup, prefix), functools.partial(lookup, ids))
+            for name, (lookup, prefix) in cases.items()
+        }
+        results = median_ms(timed, reps)  # type: ignore[arg-type]
+        print_table(f"{rate}% hits", results, "hand-written (MGET, = ANY, pipelined SET)", label="lookup")
     cache.close()
     pool.close()
     raw.close()
@@ -192,15 +194,6 @@ def bench(rds: Any, pg: Any, ids: list[int], reps: int) -> None:
 
 def _fields(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else value.to_dict()
-
-
-def table(title: str, results: dict[str, float], baseline: str) -> None:
-    print(f"\n{title}")
-    print(f"| {'lookup':<44} | {'ms':>8} | {'vs hand-written':>16} |")
-    print(f"|{'-' * 46}|{'-' * 10}|{'-' * 18}|")
-    base = results[baseline]
-    for name, ms in results.items():
-        print(f"| {name:<44} | {ms:8.2f} | {ms / base:15.2f}x |")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,40 +33,15 @@ from sqlalchemy.dialects import postgresql
 import kata.db
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from measure import median_ms, print_table
+
 from kata_harness import servers
 
 TABLE = "CREATE TABLE item (id serial PRIMARY KEY, name varchar(100) NOT NULL, qty int NOT NULL)"
 
-Case = tuple[Callable[[], Any] | None, Callable[[], Any]]  # (untimed setup, timed call)
-
 
 class Item(kata.db.Object):
     __table__ = "item"
-
-
-def run(cases: dict[str, Case], reps: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for setup, fn in cases.values():  # warm up: connections, prepared statements, catalog
-        if setup:
-            setup()
-        fn()
-    for _ in range(reps):
-        for name, (setup, fn) in cases.items():
-            if setup:
-                setup()
-            start = time.perf_counter()
-            fn()
-            samples[name].append((time.perf_counter() - start) * 1000)
-    return {name: statistics.median(found) for name, found in samples.items()}
-
-
-def table(title: str, results: dict[str, float], baseline: str) -> None:
-    print(f"\n{title}")
-    print(f"| {'method':<58} | {'ms':>8} | {'vs ' + baseline:>36} |")
-    print(f"|{'-' * 60}|{'-' * 10}|{'-' * 38}|")
-    base = results[baseline]
-    for name, ms in results.items():
-        print(f"| {name:<58} | {ms:8.2f} | {ms / base:35.2f}x |")
 
 
 def main() -> None:
@@ -164,7 +137,7 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
         with pw_db.atomic():
             return list(PwItem.insert_many(dicts).returning(PwItem).execute())
 
-    results = run(
+    results = median_ms(
         {
             "raw psycopg COPY FROM STDIN, write_row (no rows back)": (truncate, raw_copy),
             "raw psycopg INSERT ... unnest (no rows back)": (truncate, raw_unnest(False)),
@@ -181,7 +154,7 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
         },
         reps,
     )
-    table(f"Insert {n:,} rows", results, "raw psycopg COPY FROM STDIN, write_row (no rows back)")
+    print_table(f"Insert {n:,} rows", results, "raw psycopg COPY FROM STDIN, write_row (no rows back)")
     truncate()
     check = Item.create(dicts)
     assert len(check) == n and check[-1].id == n and check[-1].name == tuples[-1][0]
@@ -199,7 +172,7 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
         with engine.connect() as conn:
             return conn.execute(sa_any, {"ids": ids}).mappings().all()
 
-    results = run(
+    results = median_ms(
         {
             "raw psycopg = ANY(%s), tuples": (None, lambda: raw.execute(any_statement, [ids]).fetchall()),
             "raw psycopg = ANY(%s), dicts": (
@@ -217,7 +190,7 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
         },
         reps * 3,
     )
-    table(f"Fetch {fetch:,} rows by id out of {n:,}", results, "raw psycopg = ANY(%s), tuples")
+    print_table(f"Fetch {fetch:,} rows by id out of {n:,}", results, "raw psycopg = ANY(%s), tuples")
     assert sorted(item.id for item in Item.get_in("id", ids)) == sorted(ids)
 
     engine.dispose()

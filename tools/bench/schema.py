@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
@@ -32,6 +28,8 @@ import kata.db
 import kata.schema
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from measure import median_ms, print_table
+
 from kata_harness import servers
 
 MIGRATION = """\
@@ -62,31 +60,6 @@ def hand_apply(dsn: str, folder: Path) -> int:
     return ran
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
-
-def run(cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], reps: int) -> dict[str, float]:
-    """Median ms of each case's call; the first function of a case prepares (untimed)."""
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(reps):
-        for name, (prepare, call) in cases.items():
-            prepare()
-            samples[name].append(timed(call))
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def table(title: str, results: dict[str, float], baseline: str) -> None:
-    print(f"\n{title}")
-    print(f"| {'method':<24} | {'ms':>8} | {'vs ' + baseline:>20} |")
-    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 22}|")
-    base = results[baseline]
-    for name, ms in results.items():
-        print(f"| {name:<24} | {ms:8.2f} | {ms / base:19.2f}x |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--migrations", type=int, default=100)
@@ -115,9 +88,11 @@ def main() -> None:
             assert hand_apply(dsn, folder) == args.migrations
 
         print(f"PostgreSQL {server.port}, {args.migrations} migrations, median of {args.reps}")
-        table(
+        print_table(
             f"apply all {args.migrations} migrations to an empty schema",
-            run({"hand-written loop": (empty, hand), "kata.schema.apply": (empty, kata_apply)}, args.reps),
+            median_ms(
+                {"hand-written loop": (empty, hand), "kata.schema.apply": (empty, kata_apply)}, args.reps
+            ),
             "hand-written loop",
         )
 
@@ -134,9 +109,9 @@ def main() -> None:
         def nothing() -> None:
             pass
 
-        table(
+        print_table(
             f"up to date: check {args.migrations} applied migrations",
-            run(
+            median_ms(
                 {
                     "hand-written loop": (nothing, lambda: hand_apply(dsn, folder)),
                     "kata.schema.apply": (nothing, lambda: kata.schema.apply(folder)),
