@@ -24,18 +24,16 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from kata_harness.servers import free_port  # noqa: E402 (the harness lives in tools/)
+
 POST_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"name": "kata", "tags": ["fast", "small"], "stars": 42, "fork": false}'
 wrk.headers["Content-Type"] = "application/json"
 """
 FRAMEWORKS = {"kata": "router:kata_app(0)", "Falcon": "router:falcon_app(0)"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(app: str, worker_class: str, workers: int, threads: int, port: int) -> subprocess.Popen[bytes]:
