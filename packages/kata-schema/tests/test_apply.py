@@ -379,3 +379,38 @@ def test_bad_arguments(db, schema):
         kata.schema.apply(schema, lock_timeout=0)
     with pytest.raises(MigrationError, match="does not exist"):
         kata.schema.apply(schema / "nowhere")
+
+
+def test_models_see_the_columns_a_migration_adds(db, write, schema):
+    class Thing(kata.db.Object):
+        __table__ = "thing"
+
+    write({"1-thing.sql": "CREATE TABLE thing (id serial PRIMARY KEY, name text);"})
+    kata.schema.apply(schema)
+    Thing.create([{"name": "a"}])  # the model has read the table's columns now
+
+    write({"2-colour.sql": "ALTER TABLE thing ADD COLUMN colour text DEFAULT 'red';"})
+    kata.schema.apply(schema)
+    assert [(t.name, t.colour) for t in Thing.get({"colour": "red"})] == [("a", "red")]
+    Thing.create([{"name": "b", "colour": "blue"}])
+    assert Thing.count({"colour": "blue"}) == 1
+
+
+def test_models_see_the_columns_of_a_migration_that_failed_half_way(db, write, schema):
+    class Thing(kata.db.Object):
+        __table__ = "thing"
+
+    write({"1-thing.sql": "CREATE TABLE thing (id serial PRIMARY KEY);"})
+    kata.schema.apply(schema)
+    assert Thing.count() == 0
+    write(
+        {
+            "2-half.sql": "-- kata:no-transaction\n"
+            "ALTER TABLE thing ADD COLUMN size int DEFAULT 1;\n"
+            "SELECT no_such_function();\n"
+        }
+    )
+    with pytest.raises(MigrationError):
+        kata.schema.apply(schema)
+    Thing.create([{"size": 2}])  # the column the first statement added is known
+    assert Thing.count({"size": 2}) == 1

@@ -162,3 +162,24 @@ def test_reset_creates_the_public_schema_when_it_is_gone(db, write, run, schema)
     write(MIGRATIONS)
     assert [a.version for a in kata.schema.reset(schema)] == [1, 2, 3]
     assert tables(run) == {"users", "kata_migrations"}
+
+
+def test_models_see_the_tables_as_reset_leaves_them(db, write, schema):
+    class Thing(kata.db.Object):
+        __table__ = "thing"
+
+    write({"1-thing.sql": "CREATE TABLE thing (id serial PRIMARY KEY, name text);"})
+    kata.schema.apply(schema)
+    Thing.create([{"name": "a"}])
+
+    write({"1-thing.sql": "CREATE TABLE thing (id serial PRIMARY KEY, label text NOT NULL);"})
+    kata.schema.reset(schema)
+    [thing] = Thing.create([{"label": "b"}])
+    assert thing.label == "b"
+    with pytest.raises(kata.db.UnknownColumnError):
+        Thing.create([{"name": "c"}])
+
+    (schema / "1-thing.sql").unlink()
+    kata.schema.reset(schema)  # no migration left: the table is gone, and the model knows it
+    with pytest.raises(kata.db.UnknownTableError):
+        Thing.count()

@@ -80,6 +80,9 @@ def apply(
     statement's line; a transactional migration then leaves nothing behind), or an applied
     migration's file has changed since. With ``accept_changed=True`` changed files are
     instead accepted: their new checksums are recorded, and they are not run again.
+
+    When a migration ran, ``kata.db.forget_tables()`` is called, so models in this process
+    see the new columns.
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int (apply the migrations numbered above it), got {n!r}")
@@ -119,6 +122,7 @@ def reset(schema: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_
     file is read and checked before anything is dropped, so a broken file leaves the
     database as it was. Schemas other than public are not touched. Holds the same lock as
     :func:`apply`, so processes applying at the same time wait. Returns what it applied.
+    Models in this process forget the tables they had read (``kata.db.forget_tables()``).
     """
     _check_lock_timeout(lock_timeout)
     try:
@@ -141,6 +145,7 @@ def reset(schema: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_
         with _database_errors("recreating the public schema"):
             _recreate_public(conn)
             tracking.ensure(conn)
+        kata.db.forget_tables()  # every table is gone, even if no migration recreates it
         logger.warning("reset database %r: dropped and recreated the public schema", settings.name)
         return _run_all(conn, plan, 0)
 
@@ -194,16 +199,22 @@ def _warn_missing(current: Status, schema: str | os.PathLike[str]) -> None:
 
 def _run_all(conn: Connection, plan: Plan, newest: int) -> list[Applied]:
     done: list[Applied] = []
-    for migration, statements in plan:
-        if done:
-            _fresh_session(conn)  # the first runs on the session _connection() just set up
-        if migration.version < newest:
-            logger.warning(
-                "applying %s after the newer migration %d; migrations are applied out of order",
-                migration.path,
-                newest,
-            )
-        done.append(_run(conn, migration, statements))
+    try:
+        for migration, statements in plan:
+            if done:
+                _fresh_session(conn)  # the first runs on the session _connection() just set up
+            if migration.version < newest:
+                logger.warning(
+                    "applying %s after the newer migration %d; migrations are applied out of order",
+                    migration.path,
+                    newest,
+                )
+            done.append(_run(conn, migration, statements))
+    finally:
+        if plan:
+            # Models in this process cache each table's columns; after a migration ran (even
+            # one that failed half way outside a transaction) they must read them again.
+            kata.db.forget_tables()
     return done
 
 
