@@ -44,6 +44,7 @@ def error(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> C
     with pytest.raises(ConfigError) as caught:
         load(path, environ or {})
     assert str(caught.value).startswith(f"{path}: "), "every error names the file first"
+    assert "\n" not in str(caught.value), "every error is one line"
     return caught.value
 
 
@@ -166,7 +167,24 @@ def test_other_sections_are_kept_for_the_application(tmp_path):
         ("cache:\n  main:\n    type: disk\n", "cache.main.type", "expected one of memory, redis, memcached"),
         ("cache:\n  main: memory\n", "cache.main", "expected a mapping with a 'type'"),
         ("cache:\n  my-cache:\n    type: memory\n", "cache.my-cache", "Python identifier"),
-        ("cache:\n  r:\n    type: redis\n    db: first\n", "cache.r.db", "integer"),
+        ("cache:\n  r:\n    type: redis\n    host: h:1\n    db: first\n", "cache.r.db", "integer"),
+        # A typo in a key.
+        (
+            "database:\n  name: a\n  hots: h\n  user: u\n",
+            "database.hots",
+            "unknown key; did you mean 'host'? (known: name, host, port, user, password, pool_size, protected",
+        ),
+        ("database:\n  embedded: true\n  nmae: a\n", "database.nmae", "did you mean 'name'?"),
+        ("cahce:\n  main: {}\n", "cahce", "did you mean 'cache'?"),
+        ("cache:\n  m:\n    type: memcache\n", "cache.m.type", "did you mean 'memcached'?"),
+        # A list where a mapping belongs.
+        ("database:\n  - name: a\n", "database", "expected a mapping, got a list"),
+        ("cache:\n  r:\n    - type: redis\n", "cache.r", "expected a mapping with a 'type', got a list"),
+        # A port as text, also through a variable.
+        ("database:\n  name: a\n  host: h\n  user: u\n  port: '54x'\n", "database.port", "got '54x'"),
+        # The keys a cache cannot do without.
+        ("cache:\n  m:\n    type: memcached\n", "cache.m.hosts", "missing: a memcached cache needs hosts"),
+        ("cache:\n  r:\n    type: redis\n", "cache.r.host", "missing: a redis cache needs host"),
     ],
 )
 def test_mistakes_name_the_key_path_and_what_was_expected(tmp_path, text, key, expected):
@@ -175,20 +193,58 @@ def test_mistakes_name_the_key_path_and_what_was_expected(tmp_path, text, key, e
     assert expected in str(found)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("database:\n  name: [a\n  host: b\n", "line 3, column 7: expected ',' or ']', but got ':'"),
+        ("database:\n  name: a\n   host: b\n", "line 3, column 8: mapping values are not allowed here"),
+        ("database:\n\tname: a\n", "line 2, column 1: found character '\\t'"),
+        ("cache:\n  a: {}\ncache:\n  b: {}\n", "line 3, column 1: duplicate key 'cache'"),
+        ('{"database": ', "line 1, column 14: expected the node content"),
+        ("\x00", "character 1: special characters are not allowed"),
+    ],
+)
+def test_a_file_that_is_not_yaml_is_one_line_saying_where(tmp_path, text, expected):
+    found = error(tmp_path, text)
+    assert found.key == ""
+    assert f": is not valid YAML: {expected}" in str(found)
+    assert "\n" not in str(found)
+
+
+def test_a_file_of_plain_text_is_not_a_configuration(tmp_path):
+    found = error(tmp_path, "hello\n")
+    assert str(found).endswith("expected a mapping of sections (database, cache), got 'hello'")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing here yet\n"])
+def test_an_empty_file_is_an_error_pointing_to_the_example(tmp_path, text):
+    found = error(tmp_path, text)
+    assert "is empty: expected the sections database: and cache:" in str(found)
+    assert "config.yaml.example" in str(found)
+
+
+def test_a_file_that_is_not_text_is_named(tmp_path):
+    path = write(tmp_path, "")
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="is not a text file in UTF-8"):
+        load(path)
+    with pytest.raises(ConfigError, match="is a folder, expected a YAML file"):
+        load(tmp_path)
+
+
+def test_the_guides_path_with_dotdot_is_named_plainly(tmp_path):
+    path = write(tmp_path, "databse: {}\n")
+    (tmp_path / "myproject").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load(f"{tmp_path}/myproject/../config/dev.yaml", {})
+    assert caught.value.path == str(path.resolve())
+    assert str(caught.value).startswith(f"{path.resolve()}: databse: ")
+
+
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no such file") as caught:
         load(tmp_path / "nope.yaml")
     assert caught.value.path == str(tmp_path / "nope.yaml")
-
-
-def test_yaml_errors_give_the_line(tmp_path):
-    found = error(tmp_path, "database:\n  name: [a\n  host: b\n")
-    assert "not valid YAML" in str(found)
-    assert "line" in str(found)
-
-
-def test_duplicate_keys_are_refused(tmp_path):
-    assert "duplicate key" in str(error(tmp_path, "cache:\n  a: {}\ncache:\n  b: {}\n"))
 
 
 def test_loading_is_safe(tmp_path):

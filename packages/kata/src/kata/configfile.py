@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 SECTIONS = ("database", "cache")
+EXAMPLE = Path(__file__).with_name("config.yaml.example")  # every section and key, commented
 CACHE_TYPES = ("memory", "redis", "memcached")
 
-# Keys of the guide's database section that kata checks itself; any other key is handed to
-# kata.db.initialize as it is, which checks it.
+# Keys of the guide's database section that kata checks itself; the others kata.db knows
+# (see kata.db.Settings) are handed to kata.db.initialize as they are, which checks them.
 _SERVER_KEYS = ("name", "host", "port", "user", "password", "pool_size")
 _EMBEDDED_KEYS = ("embedded", "name", "pool_size")
 
@@ -75,18 +78,29 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     *environ* defaults to ``os.environ``. Raises :class:`ConfigError`.
     """
     file = Path(path)
+    if ".." in file.parts:
+        # The guide builds the path as .../myproject/../config/dev.yaml; name the file plainly.
+        file = file.resolve()
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "", f"cannot be read: {exc}") from exc
+    except IsADirectoryError:
+        raise ConfigError(file, "", "is a folder, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            file, "", f"is not a text file in UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot be read: {exc.strerror or exc}") from exc
     try:
         raw = YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
-        raise ConfigError(file, "", f"is not valid YAML: {exc}") from exc
+        raise ConfigError(file, "", f"is not valid YAML: {_yaml_problem(exc)}") from exc
     if raw is None:
-        raw = {}
+        raise ConfigError(
+            file, "", f"is empty: expected the sections database: and cache: (an example: {EXAMPLE})"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(file, "", f"expected a mapping of sections (database, cache), got {_kind(raw)}")
     data = _substitute(file, raw, "", os.environ if environ is None else environ)
@@ -102,6 +116,28 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     return Settings(
         path=file, database=database, embedded=embedded, cache=_cache(file, data.get("cache")), extra=extra
     )
+
+
+def _yaml_problem(exc: YAMLError) -> str:
+    """The parser's complaint on one line, with where it is in the file."""
+    if isinstance(exc, MarkedYAMLError) and exc.problem and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = str(exc.problem)
+        if isinstance(exc, DuplicateKeyError):
+            found = re.match(r'found duplicate key "(.*?)" with value', problem)
+            problem = f"duplicate key '{found.group(1)}'" if found else "duplicate key"
+        elif "'\\t'" in problem:
+            problem += " (indent with spaces, not tabs)"
+        elif problem == "mapping values are not allowed here":
+            problem += " (check this line's indentation, or quote a value that holds ': ')"
+        elif "constructor for the tag" in problem:
+            problem += " (only plain YAML is read: tags that build Python objects are refused)"
+        elif exc.context and exc.context_mark is not None and exc.context_mark.line != mark.line:
+            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    if isinstance(exc, ReaderError):
+        return f"character {exc.position + 1}: {exc.reason}"
+    return str(exc).strip().splitlines()[0]
 
 
 def _substitute(file: Path, value: Any, key: str, environ: Mapping[str, str]) -> Any:
@@ -141,6 +177,12 @@ def _database(file: Path, section: Any) -> tuple[dict[str, Any] | None, Embedded
     embedded = section.get("embedded", False)
     if embedded is not False:
         return None, _embedded(file, section, embedded)
+    known = _database_keys()
+    for key in section:
+        if key not in known:
+            raise ConfigError(
+                file, _join("database", key), f"unknown key{_suggest(key, known)} (known: {', '.join(known)})"
+            )
     missing = [k for k in ("name", "host", "user") if k not in section]
     if missing:
         raise ConfigError(
@@ -172,13 +214,14 @@ def _embedded(file: Path, section: dict[str, Any], embedded: Any) -> EmbeddedDat
         raise ConfigError(
             file, "database.embedded", f"expected true or a data folder (a path), got {embedded!r}"
         )
-    unknown = sorted(str(k) for k in section if k not in _EMBEDDED_KEYS)
-    if unknown:
-        raise ConfigError(
-            file,
-            f"database.{unknown[0]}",
-            "not used with an embedded database (it takes only embedded, name and pool_size)",
-        )
+    for key in section:
+        if key not in _EMBEDDED_KEYS:
+            raise ConfigError(
+                file,
+                _join("database", key),
+                f"not used with an embedded database{_suggest(key, _EMBEDDED_KEYS)} "
+                "(it takes only embedded, name and pool_size)",
+            )
     name = _string(file, "database.name", section.get("name", "kata"), allow_empty=False)
     pool_size = None
     if "pool_size" in section:
@@ -208,11 +251,39 @@ def _cache(file: Path, section: Any) -> dict[str, dict[str, Any]]:
         settings = {str(k): v for k, v in settings.items()}
         kind = settings.setdefault("type", "memory")
         if kind not in CACHE_TYPES:
-            raise ConfigError(file, f"{key}.type", f"expected one of {', '.join(CACHE_TYPES)}, got {kind!r}")
+            raise ConfigError(
+                file,
+                f"{key}.type",
+                f"expected one of {', '.join(CACHE_TYPES)}, got {kind!r}{_suggest(kind, CACHE_TYPES)}",
+            )
+        # The keys a cache cannot do without; kata.cache checks the rest at initialize.
+        if kind == "memcached" and "hosts" not in settings:
+            raise ConfigError(
+                file, f"{key}.hosts", "missing: a memcached cache needs hosts, a list of 'host:port'"
+            )
+        if kind == "redis" and "host" not in settings and "url" not in settings:
+            raise ConfigError(
+                file, f"{key}.host", "missing: a redis cache needs host ('host:port') or url ('redis://...')"
+            )
         if kind == "redis" and "db" in settings:
             settings["db"] = _integer(file, f"{key}.db", settings["db"], 0, 1_000_000)
         out[name] = settings
     return out
+
+
+def _database_keys() -> tuple[str, ...]:
+    """Every key of a server database section: the guide's, then the others kata.db accepts."""
+    import dataclasses
+
+    import kata.db
+
+    extra = [f.name for f in dataclasses.fields(kata.db.Settings) if f.name not in _SERVER_KEYS]
+    return (*_SERVER_KEYS, *extra)
+
+
+def _suggest(word: Any, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _string(file: Path, key: str, value: Any, allow_empty: bool = True) -> str:
