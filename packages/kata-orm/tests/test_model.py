@@ -308,3 +308,38 @@ def test_values_of_mixed_python_types_in_one_column(db: Any, run: Any) -> None:
     ]
     assert Measure.count({"x": [1, 2.5]}) == 2
     assert len(Measure.get_in("n", [Decimal("0.1"), 1, 3.25])) == 3
+
+
+def test_instances_of_columns_with_any_name(db: Any, run: Any) -> None:
+    # Names that cannot be written as attribute assignments, a keyword, a name that Python
+    # would normalize, and a column the model shadows with a property: each comes back as
+    # the value of the column, as from_dict() would hold it.
+    run('CREATE TABLE odd (id serial PRIMARY KEY, "first name" text, "class" int, "ﬁle" text, label text)')
+
+    class Odd(kata.db.Object):
+        __table__ = "odd"
+
+        @property
+        def label(self) -> str:
+            return "from the property"
+
+    (odd,) = Odd.create([{"first name": "Ada", "class": 3, "ﬁle": "x", "label": "from the row"}])
+    expected = {"id": odd.id, "first name": "Ada", "class": 3, "ﬁle": "x", "label": "from the row"}
+    assert odd.to_dict() == expected
+    assert odd == Odd.from_dict(expected)
+    assert "file" not in odd.to_dict()
+
+
+def test_instances_of_a_single_column_and_of_plain_names(db: Any, run: Any) -> None:
+    run("CREATE TABLE single (id serial PRIMARY KEY)")
+
+    class Single(kata.db.Object):
+        __table__ = "single"
+
+    assert [s.to_dict() for s in Single.create([{}, {}])] == [{"id": 1}, {"id": 2}]
+    (foo,) = Foo.create([{"bar": "a", "qux": 1}])
+    assert foo == Foo.from_dict(foo.to_dict()) and foo.to_dict()["bar"] == "a"
+    assert kata.db.query("SELECT bar AS count, qux AS update FROM foo", model=Foo)[0].to_dict() == {
+        "count": "a",
+        "update": 1,
+    }

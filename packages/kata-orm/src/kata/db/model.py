@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import inspect
+import keyword
 import reprlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from typing import Any, ClassVar, TypeVar
+from operator import itemgetter
+from typing import Any, ClassVar, TypeVar, cast
 
 import psycopg
 from psycopg import sql
@@ -28,17 +32,57 @@ def row_maker(cls: type[T]) -> Callable[[psycopg.Cursor[Any]], Callable[[Sequenc
     """A psycopg row factory that builds instances of *cls* from result rows."""
 
     def factory(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], T]:
-        names = [column.name for column in cursor.description or ()]
-        new = object.__new__
-
-        def make(values: Sequence[Any]) -> T:
-            instance = new(cls)
-            instance.__dict__.update(zip(names, values))  # noqa: B905 (same length)
-            return instance
-
-        return make
+        # (The class as a plain ``type``: mypy does not see a model class as hashable, because
+        # its instances are not.)
+        made: Callable[[Sequence[Any]], T] = _maker(
+            cast(type, cls), tuple(c.name for c in cursor.description or ())
+        )
+        return made
 
     return factory
+
+
+@functools.lru_cache(maxsize=512)
+def _maker(cls: type, names: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
+    """The function that turns one result row with columns *names* into an instance of *cls*.
+
+    When every name can be written as a plain attribute assignment, the function is generated
+    (``instance.id, instance.name = values``): Python then stores the values without building
+    a dict per instance, a third of the time of filling ``__dict__`` (measured: 1.3 against
+    4.0 ms for 10,000 rows of three columns). Only names checked to be ASCII identifiers reach
+    the generated text. Any other name (a quoted column such as "first name", a keyword, a
+    name the class defines as a property) fills ``__dict__`` instead, as ``from_dict`` does.
+    """
+    new = object.__new__
+    if names and all(_assignable(cls, name) for name in names):
+        targets = ", ".join(f"instance.{name}" for name in names)
+        source = (
+            "def make(values):\n"
+            "    instance = new(cls)\n"
+            f"    {targets}{',' if len(names) == 1 else ''} = values\n"
+            "    return instance\n"
+        )
+        namespace: dict[str, Any] = {"new": new, "cls": cls}
+        exec(source, namespace)  # the text holds only identifiers checked by _assignable
+        made: Callable[[Sequence[Any]], Any] = namespace["make"]
+        return made
+
+    def make(values: Sequence[Any]) -> Any:
+        instance: Any = new(cls)
+        instance.__dict__.update(zip(names, values))  # noqa: B905 (same length)
+        return instance
+
+    return make
+
+
+def _assignable(cls: type, name: str) -> bool:
+    """Whether ``instance.<name> = value`` stores *name* in the instance like a dict entry:
+    an ASCII identifier (Python would normalize others), not a keyword nor a dunder, that the
+    class does not define as a data descriptor (a property would run instead)."""
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name.startswith("__"):
+        return False
+    found = inspect.getattr_static(cls, name, None)
+    return not (hasattr(type(found), "__set__") or hasattr(type(found), "__delete__"))
 
 
 def fetch_all(cursor: psycopg.Cursor[Any]) -> list[Any]:
@@ -134,49 +178,52 @@ class Object:
         """Insert *rows* (mappings of column name to value) and return them as instances, in
         the order given, with the values the database filled in (ids, defaults).
 
-        Rows with the same columns go in one statement per chunk of up to 10,000 rows (each
-        column's values as one array); rows may leave out different columns, which then get
-        their defaults. All rows are inserted or none: a failing row (IntegrityError naming
-        the constraint, for instance) leaves the table as it was.
+        Rows with the same columns go in one statement per chunk of rows (each column's values
+        as one array); rows may leave out different columns, which then get their defaults.
+        All rows are inserted or none: a failing row (IntegrityError naming the constraint,
+        for instance) leaves the table as it was.
         """
         table = cls._table()
         rows = list(rows)
         if not rows:
             return []
-        # Rows grouped by the columns they set, in table order; keys are checked once per
-        # distinct key order (usually once per call).
-        groups: dict[tuple[str, ...], list[int]] = {}
-        checked: dict[tuple[Any, ...], tuple[str, ...]] = {}
-        for index, row in enumerate(rows):
-            # type() first: isinstance() against an ABC costs more than the rest of the loop.
-            if type(row) is not dict and not isinstance(row, Mapping):
-                raise TypeError(f"create() takes mappings of column names to values; row {index} is {row!r}")
-            keys = tuple(row)
-            columns = checked.get(keys)
-            if columns is None:
-                names = {table.column(name).name for name in keys}
-                columns = checked[keys] = tuple(name for name in table.columns if name in names)
-                groups.setdefault(columns, [])
-            groups[columns].append(index)
+        groups = _group(table, rows)
         created: list[Any] = [None] * len(rows)
-        # One statement is atomic by itself; more need a transaction (or a savepoint).
-        first_columns, first_indexes = next(iter(groups.items()))
-        single = len(groups) == 1 and len(first_indexes) <= statements.chunk_rows(table, first_columns)
+        # One statement is atomic by itself; more need a transaction (or a savepoint). They go
+        # out in a pipeline, so that PostgreSQL inserts one chunk while the next is encoded and
+        # sent rather than each side waiting for the other (measured: 30,000 rows in 10% less
+        # time). Splitting a single chunk into smaller pipelined ones gained nothing measurable.
+        several = len(groups) > 1 or any(
+            len(indexes) > statements.chunk_rows(table, columns) for columns, indexes in groups.items()
+        )
+        pipelined = several and psycopg.Pipeline.is_supported()
         with (
             connection() as conn,
-            conn.cursor(row_factory=row_maker(cls)) as cursor,
-            nullcontext() if single else conn.transaction(),
+            conn.pipeline() if pipelined else nullcontext(),
+            conn.transaction() if several else nullcontext(),
         ):
+            make = row_maker(cls)
+            sent: list[tuple[Sequence[int], psycopg.Cursor[Any]]] = []
             for columns, indexes in groups.items():
-                for chunk, result in _insert(cursor, table, columns, [rows[i] for i in indexes]):
-                    if len(result) != len(chunk):
-                        # Only a BEFORE INSERT trigger that skips rows does this.
-                        raise DatabaseError(
-                            f"INSERT into {table.name!r} returned {len(result)} rows for {len(chunk)}: "
-                            "a trigger skipped rows"
-                        )
-                    for position, instance in zip(chunk, result, strict=True):
-                        created[indexes[position]] = instance
+                part = rows if len(indexes) == len(rows) else [rows[i] for i in indexes]
+                for start, count, query, params in _inserts(table, columns, part):
+                    cursor = conn.cursor(row_factory=make)
+                    cursor.execute(query, params)
+                    sent.append((indexes[start : start + count], cursor))
+            for positions, cursor in sent:
+                result = fetch_all(cursor)
+                cursor.close()
+                if len(result) != len(positions):
+                    # Only a BEFORE INSERT trigger that skips rows does this.
+                    raise DatabaseError(
+                        f"INSERT into {table.name!r} returned {len(result)} rows for {len(positions)}: "
+                        "a trigger skipped rows"
+                    )
+                if isinstance(positions, range):
+                    created[positions.start : positions.stop] = result
+                else:
+                    for position, instance in zip(positions, result, strict=True):
+                        created[position] = instance
         return created
 
     @classmethod
@@ -275,16 +322,40 @@ def _refuse_everything(what: str, shape: tuple[Any, ...], all_rows: bool) -> Non
         raise ValueError(f"{what}() without a where would change every row; pass all_rows=True to mean it")
 
 
-def _insert(
-    cursor: psycopg.Cursor[Any], table: Table, columns: tuple[str, ...], rows: list[Mapping[str, Any]]
-) -> Iterable[tuple[range, list[Any]]]:
-    """Insert rows that all have exactly *columns*; yield (positions in *rows*, instances)."""
+def _group(table: Table, rows: list[Any]) -> Mapping[tuple[str, ...], Sequence[int]]:
+    """The positions in *rows* of the rows setting each set of columns (in table order).
+
+    Every key is checked against the table once per distinct key order, usually once per call.
+    The per-row work runs in C (``map``): for 10,000 rows a Python loop here cost as much as
+    building the instances.
+    """
+    if set(map(type, rows)) != {dict}:
+        for index, row in enumerate(rows):
+            # type() first: isinstance() against an ABC costs more than the check itself.
+            if type(row) is not dict and not isinstance(row, Mapping):
+                raise TypeError(f"create() takes mappings of column names to values; row {index} is {row!r}")
+    columns_of: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    for keys in dict.fromkeys(map(tuple, rows)):
+        names = {table.column(name).name for name in keys}
+        columns_of[keys] = tuple(name for name in table.columns if name in names)
+    if len(set(columns_of.values())) == 1:
+        return {next(iter(columns_of.values())): range(len(rows))}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, keys in enumerate(map(tuple, rows)):
+        groups.setdefault(columns_of[keys], []).append(index)
+    return groups
+
+
+def _inserts(
+    table: Table, columns: tuple[str, ...], rows: list[Mapping[str, Any]]
+) -> Iterator[tuple[int, int, str, list[Any]]]:
+    """The INSERT statements for rows that all set exactly *columns*, one per chunk, as
+    (position of the chunk's first row in *rows*, its row count, statement, parameters)."""
     size = statements.chunk_rows(table, columns)
     if not columns:
         for start in range(0, len(rows), size):
             count = min(size, len(rows) - start)
-            cursor.execute(statements.insert_defaults(table), [count])
-            yield range(start, start + count), fetch_all(cursor)
+            yield start, count, statements.insert_defaults(table), [count]
         return
     described = [table.columns[name] for name in columns]
     if any(column.is_array for column in described):
@@ -292,18 +363,17 @@ def _insert(
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             params = [statements.bind(column, row[column.name]) for row in chunk for column in described]
-            cursor.execute(statements.insert_values(table, columns, len(chunk)), params)
-            yield range(start, start + len(chunk)), fetch_all(cursor)
+            yield start, len(chunk), statements.insert_values(table, columns, len(chunk)), params
         return
     query = statements.insert_unnest(table, columns)
     for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
+        chunk = rows[start : start + size] if size < len(rows) else rows
         arrays = []
         for column in described:
-            name, wrap = column.name, column.wrap
+            values = list(map(itemgetter(column.name), chunk))
+            wrap = column.wrap
             if wrap is None:
-                arrays.append(statements.array([row[name] for row in chunk]))
+                arrays.append(statements.array(values))
             else:
-                arrays.append([None if row[name] is None else wrap(row[name]) for row in chunk])
-        cursor.execute(query, arrays)
-        yield range(start, start + len(chunk)), fetch_all(cursor)
+                arrays.append([None if value is None else wrap(value) for value in values])
+        yield start, len(chunk), query, arrays
