@@ -78,9 +78,10 @@ def test_new_refuses_bad_names_and_existing_folders(project):
 def test_check_schema_routes_and_the_projects_tests(project):
     check = kata("check", cwd=project)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "database  ok      shop on" in check.stdout
-    assert "(embedded, data in" in check.stdout
-    assert "cache     memory (memory): ok" in check.stdout
+    assert re.search(
+        r"^database  ok      shop, embedded in config/dev.pgdata: PostgreSQL \d+", check.stdout, re.M
+    )
+    assert re.search(r"^cache     ok      memory \(memory\), [\d.]+ ms$", check.stdout, re.M)
     assert (project / "config" / "dev.pgdata" / "PG_VERSION").is_file()
 
     status = kata("schema", "status", cwd=project)
@@ -117,6 +118,84 @@ def test_check_schema_routes_and_the_projects_tests(project):
     assert (project / "schema" / "2-add-bar-index.sql").is_file()
     assert re.search(r"^2 +add-bar-index +pending$", kata("schema", "status", cwd=project).stdout, re.M)
     (project / "schema" / "2-add-bar-index.sql").unlink()
+
+
+def test_help_is_plain_text():
+    result = kata("--help", cwd=Path.cwd())
+    assert result.returncode == 0
+    assert "kata new NAME" in result.stdout
+    assert "``" not in result.stdout
+
+
+def test_outside_a_project_each_command_says_where_to_run_it(project):
+    elsewhere = project.parent
+    for command in (["check"], ["schema", "apply"], ["schema", "status"]):
+        result = kata(*command, cwd=elsewhere)
+        assert result.returncode == 1
+        assert (
+            "config/dev.yaml: no such configuration file (run kata from the project folder" in result.stderr
+        ), result.stderr
+    for command in (["serve"], ["routes"]):
+        result = kata(*command, cwd=elsewhere)
+        assert result.returncode == 1
+        assert "run this from the project folder, or pass --app" in result.stderr
+
+    result = kata("schema", "new", "first", cwd=elsewhere)
+    assert result.returncode == 1
+    assert "no folder schema/ here: run kata from the project folder" in result.stderr
+    assert not (elsewhere / "schema").exists(), "nothing is created in the wrong place"
+
+    missing = kata("check", "--config", "nowhere.yaml", cwd=project)
+    assert "nowhere.yaml: no such configuration file (named by --config)" in missing.stderr
+
+
+def test_apply_accepts_changed_files_when_asked(project, tmp_path):
+    # A database of its own in the project's embedded server, and a migration folder of its own.
+    config = project / "config" / "accept.yaml"
+    config.write_text("database:\n  embedded: dev.pgdata\n  name: accept\n")
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    (schema / "1-t.sql").write_text("CREATE TABLE t (id int);\n")
+    options = ["--config", str(config), "--schema", str(schema)]
+    try:
+        assert kata("schema", "apply", *options, cwd=project).returncode == 0
+        (schema / "1-t.sql").write_text("CREATE TABLE t (id int);  -- reformatted\n")
+        (schema / "2-u.sql").write_text("CREATE TABLE u (id int);\n")
+
+        refused = kata("schema", "apply", *options, cwd=project)
+        assert refused.returncode == 1
+        assert "1-t.sql: changed since applied" in refused.stderr
+        assert "kata schema apply --accept-changed" in refused.stderr
+
+        accepted = kata("schema", "apply", "--accept-changed", *options, cwd=project)
+        assert accepted.returncode == 0, accepted.stderr
+        assert accepted.stdout.startswith(
+            "accepted 1-t  (changed since applied; not run again)\napplied  2-u  "
+        )
+        status = kata("schema", "status", *options, cwd=project)
+        assert status.returncode == 0, status.stdout
+        assert "2 applied, 0 pending" in status.stdout
+    finally:
+        config.unlink()
+
+
+def test_the_projects_tests_report_a_broken_config_in_one_line(project, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("cache:\n  main:\n    type: disk\n")
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "CONFIG": str(broken)},
+    )
+    assert tests.returncode == 1
+    assert (
+        f"kata_app: importing shop: {broken}: cache.main.type: expected one of memory, redis, memcached"
+        in tests.stdout
+    ), tests.stdout
+    assert "Traceback" not in tests.stdout and "def kata_app" not in tests.stdout
 
 
 def test_check_reports_a_broken_config(project, tmp_path):
@@ -162,6 +241,22 @@ def test_serve_reloads_on_change_and_stops_on_ctrl_c(project, fetch):
             )
         finally:
             resource.write_text(source)
+
+        # A mistake in the config: one line, the server waits, and comes back once it is fixed.
+        config = project / "config" / "dev.yaml"
+        settings = config.read_text()
+        config.write_text(settings.replace("type: memory", "type: memroy"))
+        try:
+            wait_for(lambda: log.read_text(), lambda text: "the app stopped (exit status 1)" in text)
+        finally:
+            config.write_text(settings)
+        wait_for(lambda: fetch(port, "GET", "/foo/bar/1"), lambda r: r.status == 200)
+        output = log.read_text()
+        assert (
+            f"kata serve: {config}: cache.memory.type: expected one of memory, redis, memcached, "
+            "got 'memroy'; did you mean 'memory'?\n" in output
+        ), output
+        assert "Traceback" not in output
 
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)

@@ -50,7 +50,7 @@ demo: serving on {url}  (Ctrl-C stops the server and the database)
   curl {url}/books/1                      an Attribute container (cached per id); /books/99 is a 404
   curl {url}/stats                        a Simple container (books per author, cached 60 s)
   curl -s {url}/books.msgpack | {sys.executable} -c 'import sys, msgpack; print(msgpack.unpackb(sys.stdin.buffer.read()))'
-  open {url}/books.html                   HTML
+  {url}/books.html in a browser      HTML
   curl -X POST {url}/books -H 'Content-Type: application/json' \\
        -d '{{"title": "Ubik", "author": "Philip K. Dick", "year": 1969, "price": 7.5}}'
   curl -X POST {url}/books -H 'Content-Type: application/json' -d '{{"title": 1}}'     a 400

@@ -1,14 +1,6 @@
 """The ``kata`` command: create a project, serve it, and look after its routes, schema and servers.
 
-    kata new NAME                 lay out a new project in ./NAME
-    kata serve                    development server that reloads on change
-    kata routes                   the routes the app serves
-    kata schema status|apply|reset|new NAME
-    kata check                    load the config, reach the database and every cache
-
-Run it from the project folder (the one holding config/, schema/ and the package). The
-configuration is ``--config``, else ``$CONFIG``, else ``config/dev.yaml``; the app is ``--app``,
-else the package named like the project folder.
+See :data:`USAGE` (what ``kata --help`` prints).
 """
 
 from __future__ import annotations
@@ -26,6 +18,21 @@ from kata.configfile import ConfigError
 
 if TYPE_CHECKING:
     from kata.schema import Status
+
+
+USAGE = """\
+The kata command: create a project, serve it, and look after its routes, schema and servers.
+
+    kata new NAME                 lay out a new project in ./NAME
+    kata serve                    development server that reloads on change
+    kata routes                   the routes the app serves
+    kata schema status|apply|reset|new NAME
+    kata check                    load the config, reach the database and every cache
+
+Run it from the project folder (the one holding config/, schema/ and the package). The
+configuration is --config, else $CONFIG, else config/dev.yaml; the app is --app, else the
+package named like the project folder.
+"""
 
 
 class CommandError(Exception):
@@ -50,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="kata", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -83,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--after", type=int, default=0, metavar="N", help="apply only migrations after the Nth"
             )
+            sub.add_argument(
+                "--accept-changed",
+                action="store_true",
+                help="keep applied files that changed since as they are: record them, do not run them again",
+            )
         sub.set_defaults(run=_schema)
     sub = actions.add_parser("new", help="create the next migration file")
     sub.add_argument("name", help="what the migration does, e.g. add-users")
@@ -112,10 +124,24 @@ def _project_options(parser: argparse.ArgumentParser, app: bool = False, schema:
 
 
 def config_path(args: argparse.Namespace) -> Path:
-    """The configuration file a command uses: --config, $CONFIG, or config/dev.yaml."""
+    """The configuration file a command uses: --config, $CONFIG, or config/dev.yaml.
+
+    Raises CommandError, saying where the name came from, when there is no such file.
+    """
     if args.config is not None:
-        return Path(args.config)
-    return Path(os.environ.get("CONFIG") or "config/dev.yaml")
+        path, origin = Path(args.config), "--config"
+    elif os.environ.get("CONFIG"):
+        path, origin = Path(os.environ["CONFIG"]), "$CONFIG"
+    else:
+        path, origin = Path("config/dev.yaml"), ""
+    if not path.exists():
+        hint = (
+            f"(named by {origin})"
+            if origin
+            else "(run kata from the project folder, the one holding config/, or pass --config FILE)"
+        )
+        raise CommandError(f"{path}: no such configuration file {hint}")
+    return path
 
 
 def app_spec(args: argparse.Namespace) -> tuple[str, str]:
@@ -191,13 +217,27 @@ def _schema(args: argparse.Namespace) -> int:
     import kata.config
     import kata.schema
 
-    folder = Path(args.schema)
-    kata.config.initialize(config_path(args), bare=True)
+    config = config_path(args)
+    folder = _schema_folder(args)
+    kata.config.initialize(config, bare=True)
     try:
         if args.action == "status":
             return _status(kata.schema.status(folder))
         started = time.perf_counter()
-        done = kata.schema.apply(folder, args.after) if args.action == "apply" else kata.schema.reset(folder)
+        if args.action == "apply":
+            changed = kata.schema.status(folder).changed
+            if changed and not args.accept_changed:
+                names = ", ".join(str(m.path) for m in changed)
+                raise CommandError(
+                    f"{names}: changed since applied; restore the applied contents and put new changes "
+                    "in a new migration, or run kata schema apply --accept-changed to keep the files "
+                    "as they are without running them again"
+                )
+            done = kata.schema.apply(folder, args.after, accept_changed=args.accept_changed)
+            for accepted in changed:
+                print(f"accepted {accepted.version}-{accepted.name}  (changed since applied; not run again)")
+        else:
+            done = kata.schema.reset(folder)
         for migration in done:
             print(f"applied  {migration.version}-{migration.name}  {_ms(migration.duration.total_seconds())}")
         what = f"{len(done)} migration{'s' if len(done) != 1 else ''} applied" if done else "nothing to apply"
@@ -231,11 +271,21 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def _schema_folder(args: argparse.Namespace) -> Path:
+    folder = Path(args.schema)
+    if not folder.is_dir():
+        first = " (for a project's first migration, mkdir it first)" if args.action == "new" else ""
+        raise CommandError(
+            f"no folder {folder}/ here: run kata from the project folder, or pass --schema FOLDER{first}"
+        )
+    return folder
+
+
 def _schema_new(args: argparse.Namespace) -> int:
     import kata.schema
 
     try:
-        path = kata.schema.new(args.schema, args.name)
+        path = kata.schema.new(_schema_folder(args), args.name)
     except kata.schema.MigrationError as exc:
         raise CommandError(str(exc)) from exc
     print(f"created {path}")

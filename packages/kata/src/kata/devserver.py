@@ -40,17 +40,24 @@ def run(module: str, attribute: str, config: Path | None, host: str, port: int, 
     if not reload:
         return serve(module, attribute, host, port)
     _hold_embedded_database(config_file)
-    return _watch(module, attribute, host, port)
+    return _watch(module, attribute, host, port, config_file)
 
 
 def serve(module: str, attribute: str, host: str, port: int) -> int:
     """Import the app and serve it in this process until SIGINT or SIGTERM."""
     import importlib
 
+    from kata.configfile import ConfigError
+
     exit_cleanly_on_signals()
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
-    app = getattr(importlib.import_module(module), attribute)
+    try:
+        app = getattr(importlib.import_module(module), attribute)
+    except ConfigError as exc:
+        # The file is the user's mistake, not kata's: one line, no traceback.
+        print(f"kata serve: {exc}", file=sys.stderr, flush=True)
+        return 1
     with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_Handler) as server:
         try:
             server.serve_forever()
@@ -87,6 +94,7 @@ class _Handler(WSGIRequestHandler):
 
 
 def _hold_embedded_database(config_file: Path) -> None:
+    """Start the configured embedded database in this process, once, if the file is usable now."""
     from kata.configfile import ConfigError, load
 
     try:
@@ -100,15 +108,23 @@ def _hold_embedded_database(config_file: Path) -> None:
             embedded.start(settings.embedded)
 
 
-def _watch(module: str, attribute: str, host: str, port: int) -> int:
+def _watch(module: str, attribute: str, host: str, port: int, config_file: Path) -> int:
     exit_cleanly_on_signals()
     root = Path.cwd()
     command = [sys.executable, "-m", "kata.devserver", module, attribute, host, str(port)]
     seen = _snapshot(root)
     child = subprocess.Popen(command)
+    reported = False
     try:
         while True:
             time.sleep(POLL_SECONDS)
+            if child.poll() is not None and not reported:
+                print(
+                    f"kata serve: the app stopped (exit status {child.returncode}); "
+                    "it starts again when a file changes",
+                    flush=True,
+                )
+                reported = True
             now = _snapshot(root)
             if now != seen:
                 changed = sorted(
@@ -117,7 +133,9 @@ def _watch(module: str, attribute: str, host: str, port: int) -> int:
                 print(f"kata serve: {', '.join(changed[:3])} changed, restarting", flush=True)
                 seen = now
                 _stop(child)
+                _hold_embedded_database(config_file)
                 child = subprocess.Popen(command)
+                reported = False
     except KeyboardInterrupt:
         # Ctrl-C in a terminal reaches the child too: give it a moment to finish on its own.
         with contextlib.suppress(subprocess.TimeoutExpired):

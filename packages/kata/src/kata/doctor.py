@@ -1,4 +1,11 @@
-"""``kata check``: load a configuration and reach each server it names, one line per part."""
+"""``kata check``: load a configuration and reach each server it names, one line per part.
+
+Each line is ``PART  ok|FAILED  what``, e.g.::
+
+    config    ok      config/dev.yaml
+    database  ok      myproject, embedded in config/dev.pgdata: PostgreSQL 16.2, 35.8 ms
+    cache     ok      memory (memory), 0.3 ms
+"""
 
 from __future__ import annotations
 
@@ -32,14 +39,14 @@ def check(path: Path, say: Callable[[str], None]) -> bool:
         kata.db.close()
 
     for name, section in settings.cache.items():
-        label = f"cache     {name} ({section['type']})"
+        label = f"{name} ({section['type']})"
         try:
             started = time.perf_counter()
             kata.cache.initialize({name: section})
             kata.cache.caches()[name].ping()
-            say(f"{label}: ok in {(time.perf_counter() - started) * 1000:.1f} ms")
+            say(f"cache     ok      {label}, {(time.perf_counter() - started) * 1000:.1f} ms")
         except Exception as exc:
-            say(f"{label}: FAILED  {exc}")
+            say(f"cache     FAILED  {label}: {_one_line(exc)}")
             healthy = False
         finally:
             kata.cache.close()
@@ -50,7 +57,6 @@ def _database(settings: Settings, say: Callable[[str], None]) -> bool:
     import kata.db
 
     section = settings.database
-    where = ""
     if settings.embedded is not None:
         from kata import embedded
 
@@ -59,8 +65,10 @@ def _database(settings: Settings, say: Callable[[str], None]) -> bool:
         except embedded.EmbeddedError as exc:
             say(f"database  FAILED  {exc}")
             return False
-        where = f" (embedded, data in {settings.embedded.data_dir})"
-    if section is None:
+        where = f"{section['name']}, embedded in {_shown(settings.embedded.data_dir)}"
+    elif section is not None:
+        where = f"{section['name']} on {section['host']}:{section.get('port', 5432)}"
+    else:
         say("database  none    (no database: section)")
         return True
     started = time.perf_counter()
@@ -69,11 +77,22 @@ def _database(settings: Settings, say: Callable[[str], None]) -> bool:
         with kata.db.connection() as conn:
             row = conn.execute("SHOW server_version").fetchone()
     except Exception as exc:
-        say(f"database  FAILED  {section['name']} on {section['host']}: {exc}")
+        say(f"database  FAILED  {where}: {_one_line(exc)}")
         return False
     elapsed = (time.perf_counter() - started) * 1000
     version = row[0] if row else "?"
-    say(
-        f"database  ok      {section['name']} on {section['host']}{where}, PostgreSQL {version}, {elapsed:.1f} ms"
-    )
+    say(f"database  ok      {where}: PostgreSQL {version}, {elapsed:.1f} ms")
     return True
+
+
+def _shown(path: Path) -> str:
+    """*path* relative to the current folder when it is inside it (shorter to read)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _one_line(exc: Exception) -> str:
+    # Driver messages may span lines (libpq adds hints on their own lines).
+    return " ".join(str(exc).split())

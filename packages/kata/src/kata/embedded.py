@@ -82,8 +82,8 @@ def _start(data_dir: Path) -> Running:
             import pgserver
     except ImportError as exc:
         raise EmbeddedError(
-            "the embedded database needs the pgserver package: install kata with its 'embedded' extra "
-            "(pip install './packages/kata[embedded]')"
+            "the embedded database needs the pgserver package: pip install pgserver (it is kata's "
+            "'embedded' extra), or give the database: section a server's name, host, port and user"
         ) from exc
     if not data_dir.parent.is_dir():
         raise EmbeddedError(

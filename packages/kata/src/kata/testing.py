@@ -70,7 +70,10 @@ def kata_app(pytestconfig: pytest.Config) -> Any:
         config = str(pytestconfig.getini("kata_config") or "").strip()
         if config and "CONFIG" not in os.environ:
             os.environ["CONFIG"] = str(pytestconfig.rootpath / config)
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except kata.config.ConfigError as exc:
+            pytest.fail(f"kata_app: importing {module}: {exc}", pytrace=False)
     try:
         return kata.config.app()
     except RuntimeError as exc:
