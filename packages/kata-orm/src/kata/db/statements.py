@@ -179,17 +179,22 @@ def insert_unnest(table: Table, columns: tuple[str, ...]) -> str:
     """One INSERT for any number of rows: each column's values travel as one array.
 
     The arrays are cast to the column types without modifiers, so an over-long varchar is
-    an error (as in a plain INSERT) instead of being cut by the cast.
+    an error (as in a plain INSERT) instead of being cut by the cast. The rows are numbered
+    (``WITH ORDINALITY``) and inserted in that order, so the order of the RETURNING rows, the
+    order in which the INSERT processes its input, is the order of the arrays by the
+    statement's own terms. The planner knows the numbering is already sorted and adds no
+    sort (measured: no difference in time).
     """
     key = ("insert_unnest", columns)
     found = table.statements.get(key)
     if found is not None:
         return found
     names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+    aliases = [sql.Identifier(f"c{index}") for index in range(len(columns))]
     arrays = sql.SQL(", ").join(sql.SQL("%b") + table.columns[name].array_cast for name in columns)
-    statement = sql.SQL("INSERT INTO {} ({}) SELECT * FROM unnest({}) RETURNING *").format(
-        table.identifier, names, arrays
-    )
+    statement = sql.SQL(
+        "INSERT INTO {} ({}) SELECT {} FROM unnest({}) WITH ORDINALITY AS input({}, ord) ORDER BY ord RETURNING *"
+    ).format(table.identifier, names, sql.SQL(", ").join(aliases), arrays, sql.SQL(", ").join(aliases))
     return _render(table, key, statement)
 
 
