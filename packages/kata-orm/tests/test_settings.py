@@ -151,3 +151,26 @@ def test_initialize_again_closes_the_old_pool_and_rereads_tables(database: Any, 
         kata.db.close()
         with psycopg.connect(database.dsn, autocommit=True) as conn:
             conn.execute("DROP DATABASE " + other["name"] + " WITH (FORCE)")
+
+
+def test_create_without_prepared_statements(database: Any) -> None:
+    # The PgBouncer setting: repeated and pipelined creates run without a prepared statement.
+    with psycopg.connect(database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (id serial PRIMARY KEY, a text, b int)")
+
+    class T(kata.db.Object):
+        __table__ = "t"
+
+    kata.db.initialize({**database.section, "prepare": False})
+    try:
+        # One transaction keeps every call on one connection: with prepared statements on,
+        # psycopg would have prepared the INSERT by the sixth call.
+        with kata.db.transaction():
+            for _ in range(6):
+                rows: list[dict[str, Any]] = [{"a": str(i)} for i in range(12_000)] + [{"b": 1}]
+                created = T.create(rows)
+                assert [t.a for t in created[:-1]] == [row["a"] for row in rows[:-1]] and created[-1].b == 1
+            assert kata.db.query("SELECT count(*) AS n FROM pg_prepared_statements")[0]["n"] == 0
+        assert T.count() == 6 * 12_001
+    finally:
+        kata.db.close()
