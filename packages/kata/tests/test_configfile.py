@@ -80,12 +80,11 @@ database:
   host: ${DB_HOST:-localhost}
   port: ${DB_PORT:-5432}
   user: app_${USER_SUFFIX:-x}
-  password: ${DB_PASSWORD:-}
+  password: "literal $${NOT_A_VARIABLE} and $5${DB_PASSWORD:-}"
 cache:
   redis:
     type: redis
     host: ${REDIS:-localhost:6379}
-    prefix: "literal $${NOT_A_VARIABLE} and $5"
 """
     settings = load(write(tmp_path, text), {"DB_NAME": "shop", "DB_PORT": "6543", "USER_SUFFIX": ""})
     assert settings.database == {
@@ -93,10 +92,9 @@ cache:
         "host": "localhost",
         "port": 6543,  # a number again, although variables are strings
         "user": "app_x",  # an empty variable takes the default, as in the shell
-        "password": "",
+        "password": "literal ${NOT_A_VARIABLE} and $5",
     }
     assert settings.cache["redis"]["host"] == "localhost:6379"
-    assert settings.cache["redis"]["prefix"] == "literal ${NOT_A_VARIABLE} and $5"
 
 
 def test_an_unset_variable_names_the_key_and_the_variable(tmp_path):
@@ -183,8 +181,15 @@ def test_other_sections_are_kept_for_the_application(tmp_path):
         # A port as text, also through a variable.
         ("database:\n  name: a\n  host: h\n  user: u\n  port: '54x'\n", "database.port", "got '54x'"),
         # The keys a cache cannot do without.
-        ("cache:\n  m:\n    type: memcached\n", "cache.m.hosts", "missing: a memcached cache needs hosts"),
-        ("cache:\n  r:\n    type: redis\n", "cache.r.host", "missing: a redis cache needs host"),
+        ("cache:\n  m:\n    type: memcached\n", "cache.m.hosts", "expected a list of 'host:port' strings"),
+        (
+            "cache:\n  r:\n    type: redis\n",
+            "cache.r",
+            "a redis cache needs exactly one of host ('host:port') or url",
+        ),
+        # What only kata.cache knows about a type, before anything is applied.
+        ("cache:\n  m:\n    type: memcached\n    hosts: ['h:99999']\n", "cache.m.hosts[0]", "99999"),
+        ("cache:\n  r:\n    type: redis\n    host: h\n    hots: 1\n", "cache.r.hots", "not an option"),
     ],
 )
 def test_mistakes_name_the_key_path_and_what_was_expected(tmp_path, text, key, expected):

@@ -15,13 +15,12 @@ fails here, with :class:`ConfigError` naming the file, the key path and what was
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kata.configfile import ConfigError, Settings, load
+from kata.configfile import ConfigError, Settings, library_error, load
 
 __all__ = ["ConfigError", "Settings", "app", "close", "initialize", "load", "settings"]
 
@@ -134,16 +133,7 @@ def _apply(new: Settings, section: str, initialize: Callable[[Any], object], val
     try:
         initialize(value)
     except Exception as exc:
-        # The library names the key inside its section, either as a "cache.main.host: ..."
-        # prefix or as ``exc.key``; the file comes from here.
-        message, key = str(exc), section
-        prefix = re.match(rf"{section}(?:[.\[][^:\s]*)?(?=: )", message)
-        if prefix:
-            key, message = prefix.group(0), message[prefix.end() + 2 :]
-        named = getattr(exc, "key", None)
-        if key == section and isinstance(named, str) and named:
-            key = f"{section}.{named}"
-        raise ConfigError(new.path, key, message) from exc
+        raise library_error(new.path, section, exc) from exc
 
 
 def _close_clients(state: _State | None) -> None:

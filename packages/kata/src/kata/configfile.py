@@ -256,19 +256,35 @@ def _cache(file: Path, section: Any) -> dict[str, dict[str, Any]]:
                 f"{key}.type",
                 f"expected one of {', '.join(CACHE_TYPES)}, got {kind!r}{_suggest(kind, CACHE_TYPES)}",
             )
-        # The keys a cache cannot do without; kata.cache checks the rest at initialize.
-        if kind == "memcached" and "hosts" not in settings:
-            raise ConfigError(
-                file, f"{key}.hosts", "missing: a memcached cache needs hosts, a list of 'host:port'"
-            )
-        if kind == "redis" and "host" not in settings and "url" not in settings:
-            raise ConfigError(
-                file, f"{key}.host", "missing: a redis cache needs host ('host:port') or url ('redis://...')"
-            )
         if kind == "redis" and "db" in settings:
+            # ${VAR} substitution yields a string; the number it holds is what kata.cache takes.
             settings["db"] = _integer(file, f"{key}.db", settings["db"], 0, 1_000_000)
         out[name] = settings
+    import kata.cache
+
+    # kata.cache knows what each type needs; asking it here makes every mistake in the
+    # section fail before anything of the new configuration is applied.
+    try:
+        kata.cache.check(out)
+    except kata.cache.SectionError as exc:
+        raise library_error(file, "cache", exc) from exc
     return out
+
+
+def library_error(file: Path, section: str, exc: Exception) -> ConfigError:
+    """A ConfigError for *file* from a library's error about its *section*.
+
+    The library names the key inside its section, either as a "cache.main.host: ..." prefix
+    or as ``exc.key``; the file comes from here.
+    """
+    message, key = str(exc), section
+    prefix = re.match(rf"{section}(?:[.\[][^:\s]*)?(?=: )", message)
+    if prefix:
+        key, message = prefix.group(0), message[prefix.end() + 2 :]
+    named = getattr(exc, "key", None)
+    if key == section and isinstance(named, str) and named:
+        key = f"{section}.{named}"
+    return ConfigError(file, key, message)
 
 
 def _database_keys() -> tuple[str, ...]:

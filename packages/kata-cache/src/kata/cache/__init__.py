@@ -43,6 +43,7 @@ __all__ = [
     "RedisCache",
     "SectionError",
     "caches",
+    "check",
     "close",
     "initialize",
 ]
@@ -66,6 +67,16 @@ def initialize(section: Mapping[str, Any]) -> None:
         _instances.clear()
         _instances.update(new)
     for cache in old:
+        cache.close()
+
+
+def check(section: Mapping[str, Any]) -> None:
+    """Raise :class:`SectionError` if :func:`initialize` would refuse *section*; change nothing.
+
+    For a caller that checks a whole configuration before applying any of it. No server is
+    contacted (clients connect on first use), and the configured instances stay as they are.
+    """
+    for cache in build(section, lambda name: name in globals()).values():
         cache.close()
 
 

@@ -86,8 +86,10 @@ def _build(name: str, entry: Mapping[str, Any]) -> Cache:
     try:
         cache = factory(**options)
     except (TypeError, ValueError) as exc:
-        # The remaining checks live in the constructors; their messages name the option.
-        raise SectionError(f"cache.{name}: {exc}") from None
+        # The remaining checks live in the constructors; their messages start with the option.
+        option = str(exc).split(" ", 1)[0]
+        where = f"cache.{name}.{option}" if option in options else f"cache.{name}"
+        raise SectionError(f"{where}: {exc}") from None
     cache.name = name
     return cache
 
