@@ -135,3 +135,16 @@ def test_initialize_again_closes_the_old_clients(own_server: Any) -> None:
     kata.cache.close()
     assert kata.cache.caches() == {}
     watcher.close()
+
+
+def test_check_refuses_what_initialize_refuses_and_changes_nothing():
+    kata.cache.initialize({"a": {"type": "memory"}})
+    try:
+        before = kata.cache.caches()
+        with pytest.raises(kata.cache.SectionError, match=r"cache\.b\.type"):
+            kata.cache.check({"b": {"type": "bogus"}})
+        kata.cache.check({"b": {"type": "memory"}, "c": {"type": "redis", "host": "127.0.0.1:1"}})
+        assert kata.cache.caches() == before
+        assert "b" not in kata.cache.caches()
+    finally:
+        kata.cache.close()
