@@ -167,10 +167,7 @@ def _pull_locked(plan: Plan, lock: Cache, keys: list[str]) -> dict[str, Any]:
             found, held, cache_up = _read(plan, held)
             values.update(found)
             if held:
-                pulled = plan.pull(held)
-                values.update(pulled)
-                if cache_up:
-                    _store(plan, held, pulled)
+                values.update(_pull_and_store(plan, held, cache_up))
     finally:
         if taken:
             try:
@@ -187,11 +184,16 @@ def _pull_locked(plan: Plan, lock: Cache, keys: list[str]) -> dict[str, Any]:
         found, rest, cache_up = _await(plan, contested)
         values.update(found)
         if rest:
-            pulled = plan.pull(rest)
-            values.update(pulled)
-            if cache_up:
-                _store(plan, rest, pulled)
+            values.update(_pull_and_store(plan, rest, cache_up))
     return values
+
+
+def _pull_and_store(plan: Plan, keys: list[str], cache_up: bool) -> Mapping[str, Any]:
+    """Pull *keys* and, when the cache answered the read, store what came back."""
+    pulled = plan.pull(keys)
+    if cache_up:
+        _store(plan, keys, pulled)
+    return pulled
 
 
 def _claim(plan: Plan, lock: Cache, keys: list[str]) -> tuple[list[str], list[str], list[str]]:
