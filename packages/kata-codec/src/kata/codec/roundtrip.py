@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgpack
@@ -26,30 +26,20 @@ _TUPLE = 6
 _OBJECT = 7
 
 
-class RoundTrip(Protocol):
-    """What a class needs to be stored in a cache and come back as itself."""
-
-    def to_dict(self) -> Mapping[str, Any]: ...
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any: ...
-
-
 class _Marker:
-    """What a marker extension decodes to, until the array it heads is rebuilt."""
+    """What a marker extension decodes to, until the array it heads is rebuilt.
 
-    __slots__ = ("build",)
+    ``from_dict`` builds a registered object from its fields; None marks a tuple.
+    """
 
-    def __init__(self, build: Callable[[list[Any]], Any]) -> None:
-        self.build = build
+    __slots__ = ("from_dict",)
 
-
-def _build_tuple(items: list[Any]) -> tuple[Any, ...]:
-    return tuple(items[1:])
+    def __init__(self, from_dict: Callable[[Any], Any] | None) -> None:
+        self.from_dict = from_dict
 
 
 _TUPLE_EXT = msgpack.ExtType(_TUPLE, b"")
-_TUPLE_MARKER = _Marker(_build_tuple)
+_TUPLE_MARKER = _Marker(None)
 
 T = TypeVar("T", bound=type)
 
@@ -68,9 +58,8 @@ def register(cls: T, name: str | None = None) -> T:
     if not callable(getattr(cls, "to_dict", None)) or not callable(getattr(cls, "from_dict", None)):
         raise TypeError(f"{cls.__qualname__} needs to_dict() and a from_dict() classmethod to be registered")
     key = (name or f"{cls.__module__}.{cls.__qualname__}").encode()
-    from_dict = cls.from_dict  # type: ignore[attr-defined]
     _ext_by_class[cls] = msgpack.ExtType(_OBJECT, key)
-    _marker_by_name[key] = _Marker(lambda items: from_dict(items[1]))
+    _marker_by_name[key] = _Marker(cls.from_dict)  # type: ignore[attr-defined]
     return cls
 
 
@@ -156,7 +145,8 @@ def _unext(code: int, data: bytes) -> Any:
 
 def _rebuild(items: list[Any]) -> Any:
     if items and type(items[0]) is _Marker:
-        return items[0].build(items)
+        from_dict = items[0].from_dict
+        return tuple(items[1:]) if from_dict is None else from_dict(items[1])
     return items
 
 
