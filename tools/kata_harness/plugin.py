@@ -48,6 +48,14 @@ class TestDatabase:
     def dsn(self) -> str:
         return self.target.dsn(self.name)
 
+    def run(self, statement: str) -> list[tuple[Any, ...]]:
+        """Run SQL on a connection of its own (autocommit) and return the rows, if any."""
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            cursor = conn.execute(statement.encode())
+            return cursor.fetchall() if cursor.description else []
+
     @property
     def section(self) -> dict[str, Any]:
         """The guide's ``database:`` section for this database."""

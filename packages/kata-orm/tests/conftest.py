@@ -37,10 +37,4 @@ def db(database: Any) -> Iterator[Any]:
 @pytest.fixture
 def run(database: Any) -> Callable[[str], list[tuple[Any, ...]]]:
     """Run a statement on a connection of its own (not kata.db's) and return its rows."""
-
-    def run(statement: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(database.dsn, autocommit=True) as conn:
-            cursor = conn.execute(statement.encode())
-            return cursor.fetchall() if cursor.description else []
-
-    return run
+    return database.run  # type: ignore[no-any-return]

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 import kata.db
@@ -45,10 +44,4 @@ def db(database: Any) -> Iterator[Any]:
 @pytest.fixture
 def run(database: Any) -> Callable[[str], list[tuple[Any, ...]]]:
     """Run SQL on a connection of its own (not kata.db's) and return the rows."""
-
-    def run(statement: str) -> list[tuple[Any, ...]]:
-        with psycopg.connect(database.dsn, autocommit=True) as conn:
-            cursor = conn.execute(statement.encode())
-            return cursor.fetchall() if cursor.description else []
-
-    return run
+    return database.run  # type: ignore[no-any-return]
