@@ -92,15 +92,19 @@ def bench(rds: Any, pg: Any, ids: list[int], reps: int) -> None:
     pool = ConnectionPool(pg.dsn("bench"), min_size=4, max_size=4, kwargs={"autocommit": True}, open=True)
     cache = kata.cache.RedisCache(rds.address)
 
-    def handwritten(wanted: list[int]) -> dict[int, Any]:
-        keys = [f"hand:{i}" for i in wanted]
+    def read(prefix: str, wanted: list[int]) -> tuple[dict[int, Any], list[int]]:
+        """One MGET: the unpickled values found, and the items missing."""
         found: dict[int, Any] = {}
         missing = []
-        for item, data in zip(wanted, raw.mget(keys), strict=True):
+        for item, data in zip(wanted, raw.mget([f"{prefix}{i}" for i in wanted]), strict=True):
             if data is None:
                 missing.append(item)
             else:
                 found[item] = pickle.loads(data)
+        return found, missing
+
+    def handwritten(wanted: list[int]) -> dict[int, Any]:
+        found, missing = read("hand:", wanted)
         if missing:
             with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 rows = cur.execute("SELECT * FROM item WHERE id = ANY(%s)", [missing]).fetchall()
@@ -112,14 +116,7 @@ def bench(rds: Any, pg: Any, ids: list[int], reps: int) -> None:
         return {item: found[item] for item in wanted if item in found}
 
     def handwritten_models(wanted: list[int]) -> dict[int, Any]:
-        keys = [f"handm:{i}" for i in wanted]
-        found: dict[int, Any] = {}
-        missing = []
-        for item, data in zip(wanted, raw.mget(keys), strict=True):
-            if data is None:
-                missing.append(item)
-            else:
-                found[item] = pickle.loads(data)
+        found, missing = read("handm:", wanted)
         if missing:
             pipe = raw.pipeline(transaction=False)
             for row in Item.get_in("id", missing):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
 import kata.db
@@ -25,8 +24,7 @@ CREATE TABLE foo (
 @pytest.fixture
 def db(database: Any) -> Iterator[Any]:
     """kata.db initialized on an empty database with table ``foo``; closed afterwards."""
-    with psycopg.connect(database.dsn, autocommit=True) as conn:
-        conn.execute(FOO)
+    database.run(FOO)
     kata.db.initialize(database.section)
     try:
         yield database
