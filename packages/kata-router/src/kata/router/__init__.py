@@ -13,7 +13,9 @@ The default router backs the module-level functions, which is what an applicatio
 
 from __future__ import annotations
 
+from kata.router.access import Observer, request_id
 from kata.router.app import Hook, Router
+from kata.router.errorhandlers import ErrorHandler
 from kata.router.errors import HTTPError, RouteError
 from kata.router.headers import Headers
 from kata.router.options import Options
@@ -22,9 +24,11 @@ from kata.router.response import Response, Result
 from kata.router.table import RouteInfo
 
 __all__ = [
+    "ErrorHandler",
     "HTTPError",
     "Headers",
     "Hook",
+    "Observer",
     "Options",
     "Request",
     "Response",
@@ -32,9 +36,12 @@ __all__ = [
     "RouteError",
     "RouteInfo",
     "Router",
+    "add_error_handler",
+    "add_observer",
     "add_route",
     "app",
     "default_router",
+    "request_id",
     "routes",
 ]
 
@@ -67,3 +74,22 @@ def app() -> Router:
 def routes() -> list[RouteInfo]:
     """The default router's routes: template, resource class, format and allowed methods."""
     return _default.routes()
+
+
+def add_error_handler(exc_type: type[Exception], handler: ErrorHandler) -> None:
+    """Answer exceptions of *exc_type* with *handler* on the default router.
+
+    ``handler(request, response, exc)`` returns like a resource method; see
+    :meth:`Router.add_error_handler`::
+
+        def not_found(request, response, exc):
+            return Result(404, b'{"message": "no such item"}', "application/json")
+
+        kata.router.add_error_handler(LookupError, not_found)
+    """
+    _default.add_error_handler(exc_type, handler)
+
+
+def add_observer(observer: Observer) -> None:
+    """Call ``observer(request, response, seconds)`` after every request of the default router."""
+    _default.add_observer(observer)

@@ -7,8 +7,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from kata.router.access import Instrument, Observer
+from kata.router.errorhandlers import ErrorHandler, ErrorHandlers
 from kata.router.errors import HTTPError, RouteError
 from kata.router.formats import CONTENT_TYPES, FORMATS, render_error
+from kata.router.logsafe import escape, request_path
 from kata.router.options import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Options
 from kata.router.request import Request, wsgi_text
 from kata.router.resource import Resource
@@ -67,6 +70,9 @@ class Router:
         self._after: tuple[Hook, ...] = ()
         self._options = Options()
         self._default_format = "json"
+        self._error_handlers = ErrorHandlers()
+        self._observers: tuple[Observer, ...] = ()
+        self._instrument: Instrument | None = None
         self.configure(
             max_body_size=max_body_size,
             max_query_length=max_query_length,
@@ -108,6 +114,39 @@ class Router:
     def options(self) -> Options:
         """The current limits and trusted proxies."""
         return self._options
+
+    def add_error_handler(self, exc_type: type[Exception], handler: ErrorHandler) -> None:
+        """Answer exceptions of *exc_type* (and its subclasses) with *handler*.
+
+        ``handler(request, response, exc)`` returns like a resource method: a ``Result``
+        (e.g. ``Resource.error`` output or ``Result(404, body, type)``), or None after setting
+        ``response.status`` and ``response.body``; it may also raise :class:`HTTPError`. The
+        handler registered for the nearest class in the exception's MRO wins, so a handler
+        for ``LookupError`` answers ``KeyError`` unless ``KeyError`` has its own. A handler
+        may be registered for ``HTTPError`` itself (custom error pages). A handler that
+        raises anything else is a 500, logged once.
+        """
+        self._error_handlers.add(exc_type, handler)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(request, response, seconds)`` once for every completed request.
+
+        Observers run for every answer (404, 405 and 500 included) after the after-request
+        hooks, with the final status in ``response.status`` and ``request.route.template``
+        naming the matched route (``request.route`` is None when nothing matched); *seconds*
+        is the time from the start of the request until its response was ready to send. An
+        observer that raises is logged on ``kata.router`` and the response goes out as is.
+        With no observer and no access log the router skips this step entirely.
+        """
+        if not callable(observer):
+            raise TypeError(f"add_observer expects a callable, got {observer!r}")
+        self._observers = (*self._observers, observer)
+        self._instrument = self._make_instrument()
+
+    def _make_instrument(self) -> Instrument | None:
+        if not self._observers:
+            return None
+        return Instrument(None, self._observers)
 
     def before_request(self, hook: Hook) -> Hook:
         """Run ``hook(request, response)`` before each request's resource method.
@@ -170,6 +209,9 @@ class Router:
         """Serve one request (the WSGI entry point)."""
         response = Response()
         request = Request(environ, self._options)
+        instrument = self._instrument
+        if instrument is not None:
+            started = instrument.begin(environ)
         method = environ["REQUEST_METHOD"]
         route: Route | None = None
         try:
@@ -192,29 +234,18 @@ class Router:
                     outcome = handler(request, response, **fields)
             if type(outcome) is Result:
                 status, body, content_type = outcome
-            elif outcome is None or outcome is response:
-                status, body = response.status, response.body
-                content_type = (
-                    response.content_type or CONTENT_TYPES[route.format if route else self._default_format]
-                )
-                if type(body) is not bytes:
-                    raise TypeError(f"response.body must be bytes, not {type(body).__qualname__}")
             else:
-                raise TypeError(
-                    f"a resource method or hook returned {type(outcome).__qualname__}: "
-                    "return self.success(...), self.error(...), the response or None"
-                )
-        except HTTPError as exc:
-            status, body, content_type = self._render_error(exc, route, response)
-        except Exception:
-            _log.exception("%s %s failed", method, environ.get("PATH_INFO"))
-            status, body, content_type = self._render_crash(route)
+                status, body, content_type = self._result(outcome, response, route)
+        except Exception as exc:
+            status, body, content_type = self._fail(exc, request, response, route)
         if self._after:
             status, body, content_type = self._run_after(request, response, route, status, body, content_type)
 
         status_line = STATUS_LINES.get(status)
         if status_line is None:
-            _log.error("%s %s: invalid response status %r", method, environ.get("PATH_INFO"), status)
+            _log.error(
+                "%s %s: invalid response status %r", escape(method), escape(request_path(environ)), status
+            )
             status, body, content_type = self._render_crash(route)
             status_line = STATUS_LINES[status]
         if status == 204 or status == 304:
@@ -224,6 +255,9 @@ class Router:
             headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         if response._headers:
             headers += response._headers
+        if instrument is not None:
+            response.status, response.body, response.content_type = status, body, content_type
+            instrument.finish(request, response, started, 0 if method == "HEAD" else len(body), headers)
         start_response(status_line, headers)
         if method == "HEAD":
             return []
@@ -235,6 +269,57 @@ class Router:
             if outcome is not None:
                 return outcome
         return None
+
+    def _result(self, outcome: Any, response: Response, route: Route | None) -> Result:
+        """What a resource method, hook or error handler returned, as the response to send."""
+        if type(outcome) is Result:
+            return outcome
+        if outcome is None or outcome is response:
+            body = response.body
+            if type(body) is not bytes:
+                raise TypeError(f"response.body must be bytes, not {type(body).__qualname__}")
+            content_type = (
+                response.content_type or CONTENT_TYPES[route.format if route else self._default_format]
+            )
+            return Result(response.status, body, content_type)
+        raise TypeError(
+            f"a resource method, hook or error handler returned {type(outcome).__qualname__}: "
+            "return self.success(...), self.error(...), the response or None"
+        )
+
+    def _fail(self, exc: Exception, request: Request, response: Response, route: Route | None) -> Result:
+        """The response for an exception raised while serving *request*.
+
+        A registered error handler answers first (chosen by the exception's MRO); then an
+        HTTPError is rendered, and so is an exception whose integer ``http_status`` is a 4xx
+        (its text as the message); anything else is a 500, logged once with its traceback.
+        """
+        handler = self._error_handlers.find(type(exc)) if self._error_handlers else None
+        if handler is not None:
+            try:
+                return self._result(handler(request, response, exc), response, route)
+            except HTTPError as error:
+                return self._render_error(error, route, response)
+            except Exception:
+                # The traceback shows the original exception too, as the handler's context.
+                self._log_crash(request, f"the error handler for {type(exc).__qualname__} failed")
+                return self._render_crash(route)
+        if isinstance(exc, HTTPError):
+            return self._render_error(exc, route, response)
+        status = getattr(exc, "http_status", None)
+        if type(status) is int and 400 <= status <= 499:
+            format = route.format if route is not None else self._default_format
+            return Result(status, render_error(format, status, str(exc)), CONTENT_TYPES[format])
+        self._log_crash(request, "failed")
+        return self._render_crash(route)
+
+    @staticmethod
+    def _log_crash(request: Request, what: str) -> None:
+        """Log the exception being handled, with its traceback, and the escaped request line."""
+        environ = request.environ
+        _log.exception(
+            "%s %s %s", escape(environ.get("REQUEST_METHOD", "")), escape(request_path(environ)), what
+        )
 
     def _render_error(self, exc: HTTPError, route: Route | None, response: Response) -> Result:
         """Render *exc* in the route's format and add its headers to *response*."""
@@ -270,11 +355,7 @@ class Router:
         except HTTPError as exc:
             return self._render_error(exc, route, response)
         except Exception:
-            _log.exception(
-                "after-request hook failed on %s %s",
-                request.environ.get("REQUEST_METHOD"),
-                request.environ.get("PATH_INFO"),
-            )
+            self._log_crash(request, "failed in an after-request hook")
             return self._render_crash(route)
         format = route.format if route is not None else self._default_format
         return response.status, response.body, response.content_type or CONTENT_TYPES[format]
