@@ -4,11 +4,14 @@ Session-wide servers (``postgres_target``, ``redis_server``, ``memcached_servers
 lazily, the first time a test asks for one, so a run of the router's tests starts none. Each
 test gets its own database (``database``) and its own key prefix (``key_prefix``), so tests
 and whole test runs can share servers. ``own_server`` starts a private server that a test may
-stop, kill and start again.
+stop, kill and start again. ``pgbouncer`` (PgBouncer in transaction mode in front of the run's
+PostgreSQL) and ``replication`` (a primary and a streaming replica, with ``replicated_database``
+for a fresh database on both) are started lazily too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +21,14 @@ from typing import Any
 import pytest
 
 from kata_harness import servers
-from kata_harness.servers import OwnedServer, PostgresTarget, ServerUnavailable
+from kata_harness.servers import (
+    OwnedServer,
+    PgBouncer,
+    PostgresReplica,
+    PostgresServer,
+    PostgresTarget,
+    ServerUnavailable,
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,23 @@ class TestDatabase:
             "password": self.target.password,
             "pool_size": 4,
         }
+
+
+@dataclass(frozen=True)
+class Replication:
+    """A PostgreSQL primary this harness started and a streaming replica of it.
+
+    Tests may stop and start the replica (``replica.stop()``, ``replica.start()``); a test
+    that stops it starts it again before it ends.
+    """
+
+    primary: PostgresServer
+    replica: PostgresReplica
+
+    @property
+    def target(self) -> PostgresTarget:
+        primary = self.primary
+        return PostgresTarget(primary.host, primary.port, primary.user, primary.password, "postgres")
 
 
 class _Servers:
@@ -127,8 +154,26 @@ class _Servers:
 
         return self._get("memcached", make)  # type: ignore[no-any-return]
 
+    def pgbouncer(self) -> PgBouncer:
+        def make() -> PgBouncer:
+            server = servers.start_pgbouncer(self.postgres())
+            self._owned.append(server)
+            return server
+
+        return self._get("pgbouncer", make)  # type: ignore[no-any-return]
+
+    def replication(self) -> Replication:
+        def make() -> Replication:
+            primary = self._start("postgres")
+            assert isinstance(primary, PostgresServer)
+            replica = servers.start_replica(primary)
+            self._owned.append(replica)
+            return Replication(primary, replica)
+
+        return self._get("replication", make)  # type: ignore[no-any-return]
+
     def close(self) -> None:
-        for server in self._owned:
+        for server in reversed(self._owned):
             server.destroy()
         self._owned.clear()
 
@@ -148,20 +193,49 @@ def postgres_target(kata_servers: _Servers) -> PostgresTarget:
     return kata_servers.postgres()
 
 
-@pytest.fixture
-def database(postgres_target: PostgresTarget) -> Iterator[TestDatabase]:
-    """A new empty database for this test, dropped afterwards."""
+@contextlib.contextmanager
+def _fresh_database(target: PostgresTarget) -> Iterator[TestDatabase]:
     import psycopg
     from psycopg import sql
 
     name = f"kata_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_target.dsn(postgres_target.admin_dbname), autocommit=True) as conn:
+    with psycopg.connect(target.dsn(target.admin_dbname), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield TestDatabase(postgres_target, name)
+        yield TestDatabase(target, name)
     finally:
-        with psycopg.connect(postgres_target.dsn(postgres_target.admin_dbname), autocommit=True) as conn:
+        with psycopg.connect(target.dsn(target.admin_dbname), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database(postgres_target: PostgresTarget) -> Iterator[TestDatabase]:
+    """A new empty database for this test, dropped afterwards."""
+    with _fresh_database(postgres_target) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(kata_servers: _Servers) -> PgBouncer:
+    """PgBouncer in transaction mode in front of this run's PostgreSQL (``.host``, ``.port``, ``.dsn(db)``).
+
+    Connect to it with the ``database`` fixture's name: ``{**database.section, "port": pgbouncer.port}``.
+    """
+    return kata_servers.pgbouncer()
+
+
+@pytest.fixture(scope="session")
+def replication(kata_servers: _Servers) -> Replication:
+    """A PostgreSQL primary and a streaming replica made from it with ``pg_basebackup -R``."""
+    return kata_servers.replication()
+
+
+@pytest.fixture
+def replicated_database(replication: Replication) -> Iterator[TestDatabase]:
+    """A new empty database on the replication primary, already present on the replica."""
+    with _fresh_database(replication.target) as found:
+        replication.replica.caught_up()
+        yield found
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ HOW_TO_GET = {
     "or set KATA_TEST_REDIS_URL=redis://host:port",
     "memcached": "install memcached (Debian/Ubuntu: apt-get install memcached; macOS: brew install memcached) "
     "or set KATA_TEST_MEMCACHED=host:port,host:port",
+    "pgbouncer": "install PgBouncer (Debian/Ubuntu: apt-get install pgbouncer, which puts it in /usr/sbin: "
+    "have that on PATH; macOS: brew install pgbouncer)",
 }
 
 
@@ -236,6 +238,9 @@ class PostgresServer(OwnedServer):
         )
         if result.returncode != 0:
             raise ServerUnavailable(f"initdb failed:\n{result.stdout.decode()}{result.stderr.decode()}")
+        # initdb's default pg_hba.conf allows this already; said here because replicas rely on it.
+        with open(os.path.join(self.datadir, "pg_hba.conf"), "a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
 
     def _command(self) -> tuple[list[str], pwd.struct_passwd | None, int]:
         binary = find_binary("postgres", "postgres")
@@ -248,6 +253,10 @@ class PostgresServer(OwnedServer):
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
+            # Enough WAL and senders for a streaming replica made with pg_basebackup.
+            "wal_level": "replica",
+            "max_wal_senders": "10",
+            "hot_standby": "on",
         }
         cmd = [binary, "-D", self.datadir]
         for key, value in settings.items():
@@ -266,6 +275,141 @@ class PostgresServer(OwnedServer):
 
     def dsn(self, dbname: str) -> str:
         return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
+
+
+class PostgresReplica(PostgresServer):
+    """A hot standby of *primary*, copied with ``pg_basebackup -R`` and streaming from it."""
+
+    primary: PostgresServer
+
+    def prepare(self) -> None:
+        self._owner = _unprivileged_user()
+        if self._owner:
+            os.chown(self.workdir, self._owner.pw_uid, self._owner.pw_gid)
+        basebackup = find_binary("pg_basebackup", "postgres")
+        source = self.primary
+        command = [basebackup, "-h", source.host, "-p", str(source.port), "-U", source.user]
+        command += ["-D", self.datadir, "-R", "-X", "stream", "-c", "fast"]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            user=self._owner.pw_uid if self._owner else None,
+            group=self._owner.pw_gid if self._owner else None,
+            cwd=self.workdir,
+        )
+        if result.returncode != 0:
+            raise ServerUnavailable(
+                f"pg_basebackup failed:\n{result.stdout.decode()}{result.stderr.decode()}"
+            )
+
+    def caught_up(self, timeout: float = 10.0) -> None:
+        """Wait until the replica has replayed everything the primary wrote so far."""
+        import psycopg
+
+        with psycopg.connect(self.primary.dsn("postgres"), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert row is not None
+        target = row[0]
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            while True:
+                found = conn.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target], prepare=False
+                ).fetchone()
+                if found and found[0]:
+                    return
+                if time.monotonic() > deadline:
+                    raise ServerUnavailable(
+                        f"the replica on {self.address} did not catch up within {timeout:g}s"
+                    )
+                time.sleep(0.02)
+
+
+def start_replica(primary: PostgresServer) -> PostgresReplica:
+    """Start a streaming replica of *primary* (a PostgreSQL server this harness started)."""
+    workdir = tempfile.mkdtemp(prefix="kata-test-replica-")
+    os.chmod(workdir, 0o755)
+    server = PostgresReplica(kind="postgres replica", host="127.0.0.1", port=free_port(), workdir=workdir)
+    server.primary = primary
+    try:
+        server.prepare()
+        server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server
+
+
+class PgBouncer(OwnedServer):
+    """PgBouncer in front of a PostgreSQL server, in transaction pooling mode.
+
+    Any database name the client asks for is passed on to the server; clients are trusted and
+    PgBouncer logs in to the server as the client's user with the password in its auth file.
+    ``settings`` (set before start) add to or override pgbouncer.ini's ``[pgbouncer]`` section.
+    """
+
+    target: PostgresTarget
+    settings: dict[str, str]
+
+    def prepare(self) -> None:
+        users = os.path.join(self.workdir, "users.txt")
+        with open(users, "w") as f:
+            f.write(f'"{self.target.user}" "{self.target.password}"\n')
+        os.chmod(users, 0o644)
+
+    def _command(self) -> tuple[list[str], pwd.struct_passwd | None, int]:
+        binary = find_binary("pgbouncer", "pgbouncer")
+        settings = {
+            "listen_addr": self.host,
+            "listen_port": str(self.port),
+            "unix_socket_dir": "",
+            "auth_type": "trust",
+            "auth_file": os.path.join(self.workdir, "users.txt"),
+            "pool_mode": "transaction",
+            "max_client_conn": "500",
+            "default_pool_size": "4",
+            "server_login_retry": "1",
+            **self.settings,
+        }
+        ini = os.path.join(self.workdir, "pgbouncer.ini")
+        with open(ini, "w") as f:
+            f.write(f"[databases]\n* = host={self.target.host} port={self.target.port}\n\n[pgbouncer]\n")
+            f.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        os.chmod(ini, 0o644)
+        # PgBouncer refuses to run as root; its -u option would drop the parent-death signal.
+        user = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
+        return [binary, ini], user, signal.SIGTERM
+
+    def _ready(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.dsn(self.target.admin_dbname), connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def dsn(self, dbname: str) -> str:
+        parts = [f"host={self.host}", f"port={self.port}", f"user={self.target.user}", f"dbname={dbname}"]
+        if self.target.password:
+            parts.append(f"password={self.target.password}")
+        return " ".join(parts)
+
+
+def start_pgbouncer(target: PostgresTarget, settings: dict[str, str] | None = None) -> PgBouncer:
+    """Start PgBouncer (transaction mode) in front of *target* on a free loopback port."""
+    workdir = tempfile.mkdtemp(prefix="kata-test-pgbouncer-")
+    os.chmod(workdir, 0o755)
+    server = PgBouncer(kind="pgbouncer", host="127.0.0.1", port=free_port(), workdir=workdir)
+    server.target = target
+    server.settings = dict(settings or {})
+    try:
+        server.prepare()
+        server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server
 
 
 def start(kind: str) -> OwnedServer:
@@ -346,16 +490,20 @@ def missing_binaries() -> list[str]:
         "postgres": ("KATA_TEST_POSTGRES_DSN", ["initdb", "postgres"]),
         "redis": ("KATA_TEST_REDIS_URL", ["redis-server"]),
         "memcached": ("KATA_TEST_MEMCACHED", ["memcached"]),
+        # Replicas are copied from a primary the harness starts, whatever the variables name.
+        "postgres replica": ("", ["initdb", "postgres", "pg_basebackup"]),
+        "pgbouncer": ("", ["pgbouncer"]),
     }
     missing = []
     for kind, (variable, binaries) in needs.items():
-        if os.environ.get(variable):
+        if variable and os.environ.get(variable):
             continue
         for binary in binaries:
             try:
-                find_binary(binary, kind)
+                find_binary(binary, kind.split()[0])
             except ServerUnavailable as exc:
-                missing.append(str(exc))
+                if str(exc) not in missing:
+                    missing.append(str(exc))
                 break
     return missing
 
