@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,9 +67,9 @@ def test_a_cache_server_killed_mid_test_still_yields_correct_values(
     server = own_server(kind)
     cache: kata.cache.Cache
     if kind == "redis":
-        cache = kata.cache.RedisCache(host=server.address, prefix="fo:")
+        # A server that failed is tried again after retry_interval seconds.
+        cache = kata.cache.RedisCache(host=server.address, prefix="fo:", retry_interval=0.5)
     else:
-        # A node that failed is retried after retry_interval seconds.
         cache = kata.cache.MemcachedCache(hosts=[server.address], prefix="fo:", retry_interval=0.5)
     pulls: list[Any] = []
     Rows, Total = _containers(cache, pulls)
@@ -167,3 +169,48 @@ def test_a_lock_held_elsewhere_is_waited_for_then_taken_over(cache: kata.cache.C
     assert Patient().get() == 1234
     assert pulls == ["total"]
     assert cache.get("total") == 1234
+
+
+def test_a_hung_redis_costs_one_timeout_then_lookups_go_to_the_source_at_once(
+    own_server: Callable[[str], Any],
+) -> None:
+    server = own_server("redis")
+    cache = kata.cache.RedisCache(host=server.address, prefix="h:", timeout=0.3, retry_interval=600)
+    causes: list[str] = []
+
+    class Recording:
+        """The cache, noting what each failed call failed on."""
+
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(cache, name)
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return method(*args, **kwargs)
+                except kata.cache.CacheError as exc:
+                    causes.append(type(exc.__cause__).__name__)
+                    raise
+
+            return call
+
+    pulls: list[Any] = []
+    Rows, Total = _containers(Recording(), pulls)
+    assert Rows([1, 2, 3, 4, 5]).get() == EXPECTED
+    pulls.clear()
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        for _ in range(20):
+            assert Rows([1, 2, 3, 4, 5]).get() == EXPECTED
+            assert Total().get() == 1234
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    # Every lookup was answered from the source...
+    assert pulls == [[1, 2, 3, 4, 5], "total"] * 20
+    # ...and only the first call waited for the hung server; the 39 others failed at once,
+    # before any I/O (no driver error behind them).
+    assert causes == ["TimeoutError"] + ["NoneType"] * 39
+    with pytest.raises(kata.cache.CacheError, match="set aside") as caught:
+        cache.get("x")
+    assert caught.value.__cause__ is None
+    cache.close()

@@ -26,6 +26,7 @@ _TYPES: dict[str, tuple[Callable[..., Cache], frozenset[str]]] = {
                 "password",
                 "connect_timeout",
                 "timeout",
+                "retry_interval",
                 "max_connections",
                 "pickle",
             }

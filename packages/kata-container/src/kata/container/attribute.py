@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kata.container.base import Container, check_key, seconds
@@ -62,6 +62,21 @@ class Attribute(Container):
         """The model and the unique column the items are values of, e.g. ``(SomeModel, 'id')``."""
         raise NotImplementedError(f"{type(self).__qualname__} must define attribute() or pull(items)")
 
+    def valid(self, item: Any, value: Any) -> bool:
+        """Whether *value*, read from the cache for *item*, is a value this container stores.
+
+        A value that is not (an entry someone tampered with, or one written by an older
+        release in another shape) is a miss: the item is pulled again and the entry
+        overwritten. By default, with :meth:`attribute`: an instance of the model whose
+        column holds *item*; with your own :meth:`pull`: any value. An exception raised here
+        counts as False.
+        """
+        if type(self).pull is not Attribute.pull:
+            return True
+        model, column = self.attribute()
+        kind: type = model  # type: ignore[assignment]
+        return isinstance(value, kind) and bool(getattr(value, column) == item)
+
     def pull(self, items: list[Any]) -> Mapping[Any, Any]:
         """Fetch the values of *items* (the misses only, distinct) from the source.
 
@@ -110,8 +125,21 @@ class Attribute(Container):
             return values
 
         absent_expire = seconds(type(self).__qualname__, "absent_expire", self.absent_expire())
-        found = load(self._plan(pull_keys, absent_expire), keys)
+        found = load(self._plan(pull_keys, absent_expire, self._validator(item_by_key)), keys)
         return {item: found[key] for item, key in zip(unique, keys, strict=True) if key in found}
+
+    def _validator(self, item_by_key: dict[str, Any]) -> Callable[[str, Any], bool] | None:
+        """:meth:`valid` by cache key; None when every value is valid. The default check
+        asks :meth:`attribute` once per lookup, not once per value."""
+        cls = type(self)
+        if cls.valid is not Attribute.valid:
+            valid = self.valid
+            return lambda key, value: valid(item_by_key[key], value)
+        if cls.pull is not Attribute.pull:
+            return None
+        model, column = self.attribute()
+        kind: type = model  # type: ignore[assignment]
+        return lambda key, value: isinstance(value, kind) and getattr(value, column) == item_by_key[key]
 
     def dirty(self) -> None:
         """Remove every item's value from the cache, with one ``delete_multi``."""

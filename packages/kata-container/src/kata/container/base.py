@@ -45,7 +45,12 @@ class Container:
         """Seconds a cross-process lock lasts, and how long others wait for its holder; 10."""
         return 10
 
-    def _plan(self, pull: Callable[[list[str]], Mapping[str, Any]], absent_expire: float | None) -> Plan:
+    def _plan(
+        self,
+        pull: Callable[[list[str]], Mapping[str, Any]],
+        absent_expire: float | None,
+        valid: Callable[[str, Any], bool] | None,
+    ) -> Plan:
         owner = type(self).__qualname__
         return Plan(
             owner=type(self),
@@ -55,6 +60,7 @@ class Container:
             lock=self.lock(),
             lock_timeout=seconds(owner, "lock_timeout", self.lock_timeout()),
             pull=pull,
+            valid=valid,
         )
 
     def _cache(self) -> Cache:

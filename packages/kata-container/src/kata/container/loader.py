@@ -34,6 +34,8 @@ class Plan:
     lock_timeout: float
     pull: Callable[[list[str]], Mapping[str, Any]]
     """Pulls values by cache key; leaves out the keys the source does not have."""
+    valid: Callable[[str, Any], bool] | None
+    """Whether a value read under a key is one the container stores; None: any value is."""
 
 
 _MISSING = object()
@@ -71,18 +73,50 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
         )
         return {}, list(keys), False
     # Misses keep the caller's order, whatever order the cache answered in, so the source
-    # is asked the same way every time.
+    # is asked the same way every time. A value the container would not have stored (a
+    # tampered or stale entry, or an absent marker claiming more than absent_expire) is a
+    # miss too: it is pulled again and overwritten, instead of failing every request.
     misses: list[str] = []
-    now = time.time()
+    valid = plan.valid
+    rejected = 0
     for key in keys:
         value = cached.get(key, _MISSING)
         if value is _MISSING:
             misses.append(key)
         elif type(value) is Absent:
             del cached[key]
-            if plan.absent_expire is None or value.until <= now:
+            if not _absent(value, plan.absent_expire):
                 misses.append(key)
+        elif valid is not None and not _accepts(valid, key, value):
+            del cached[key]
+            misses.append(key)
+            rejected += 1
+    if rejected:
+        warn(
+            plan.owner,
+            "rejected",
+            "%s: %d cached values are not what the container stores; pulling them again",
+            plan.owner.__qualname__,
+            rejected,
+        )
     return cached, misses, True
+
+
+def _absent(marker: Absent, absent_expire: float | None) -> bool:
+    """Whether *marker* still says its item is absent: not past its time, and never for more
+    than *absent_expire* seconds from now (so a forged far-future marker hides nothing)."""
+    if absent_expire is None:
+        return False
+    now = time.time()
+    until = marker.until
+    return now < until <= now + absent_expire  # False for NaN too
+
+
+def _accepts(valid: Callable[[str, Any], bool], key: str, value: Any) -> bool:
+    try:
+        return bool(valid(key, value))
+    except Exception:  # a value shaped unlike what the check expects is not what we stored
+        return False
 
 
 def _lead(plan: Plan, keys: list[str], flight: Flight, cache_up: bool) -> dict[str, Any]:

@@ -45,6 +45,16 @@ class Simple(Container):
         """Compute the value from the source; called only on a miss. None is a value, cached too."""
         raise NotImplementedError(f"{type(self).__qualname__} must define pull()")
 
+    def valid(self, value: Any) -> bool:
+        """Whether *value*, read from the cache, is a value this container stores: by default, any.
+
+        Define it to say what :meth:`pull` returns (``isinstance(value, list)``, say): a cached
+        value that is not (an entry someone tampered with, or one written by an older release in
+        another shape) is then a miss, pulled again and overwritten. An exception raised here
+        counts as False.
+        """
+        return True
+
     def get(self) -> Any:
         """Return the cached value, or pull, store and return it.
 
@@ -53,7 +63,8 @@ class Simple(Container):
         fails, the value is pulled and returned anyway, and a warning is logged.
         """
         key = check_key(type(self).__qualname__, self.key())
-        found = load(self._plan(lambda keys: {key: self.pull()}, absent_expire=None), [key])
+        valid = None if type(self).valid is Simple.valid else lambda _key, value: self.valid(value)
+        found = load(self._plan(lambda keys: {key: self.pull()}, None, valid), [key])
         return found.get(key)
 
     def dirty(self) -> None:
