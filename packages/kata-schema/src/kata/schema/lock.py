@@ -6,6 +6,10 @@ autocommit mode, so that it never has a transaction open. It is taken by polling
 that call holds a transaction that ``CREATE INDEX CONCURRENTLY`` in the lock holder must wait
 for, while the holder keeps the waiter waiting: a deadlock. Between polls a waiter has no
 transaction at all. If a process dies, the server ends its session and frees the lock.
+
+A pooler such as PgBouncer in transaction mode lends the server connection to other clients
+between transactions, so a session lock taken through it protects nothing: the lock is refused
+on a connection whose server process is not the one it was opened with.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def held(conn: psycopg.Connection[Any], timeout: float) -> Iterator[None]:
     Waits up to *timeout* seconds for another process to finish, then raises MigrationError
     naming the server process that holds the lock.
     """
+    _refuse_pooled(conn)
     deadline = time.monotonic() + timeout
     pause = _FIRST_POLL
     waiting_logged = False
@@ -63,6 +68,21 @@ def held(conn: psycopg.Connection[Any], timeout: float) -> Iterator[None]:
             # The lock's session broke; closing it frees the lock all the same, and raising
             # here would hide the error that may be on its way out of the block.
             logger.debug("could not release the migration lock explicitly", exc_info=True)
+
+
+def _refuse_pooled(conn: psycopg.Connection[Any]) -> None:
+    # A direct connection announces its server process id at startup; a pooler announces an id
+    # of its own, since the server process changes under it.
+    row = conn.execute("SELECT pg_backend_pid()", prepare=False).fetchone()
+    server_pid = row[0] if row else None
+    if server_pid != conn.info.backend_pid:
+        raise MigrationError(
+            "the migration lock needs a database session of its own, and this connection goes through "
+            f"a connection pooler (it announced process {conn.info.backend_pid}, server process "
+            f"{server_pid} answered): PgBouncer in transaction mode would lend the locked session to "
+            "other clients. Point migrations at the PostgreSQL server directly: run them with "
+            "database.host and database.port set to the server's own address, not the pooler's"
+        )
 
 
 def _try(conn: psycopg.Connection[Any]) -> bool:
