@@ -54,7 +54,8 @@ def test_msgpack_bodies(content_type):
 def test_the_client_json_and_msgpack_arguments():
     c = echo()
     assert c.post("/echo", json={"x": 1}).json()["body"] == {"x": 1}
-    assert c.post("/echo", msgpack={"x": b"\x01"}).status == 500  # bytes have no JSON form
+    refused = c.post("/echo", msgpack={"x": b"\x01"})  # bytes have no JSON form: refused on a JSON route
+    assert refused.status == 400 and "bin values are not accepted" in refused.json()["message"]
     assert c.post("/echo", msgpack={"x": 2}).json()["body"] == {"x": 2}
     with pytest.raises(ValueError):
         c.post("/echo", json={}, body=b"{}")
@@ -64,7 +65,7 @@ def test_the_client_json_and_msgpack_arguments():
     ("body", "headers", "status", "message"),
     [
         ("", {"Content-Type": "application/json"}, 400, "empty request body"),
-        ("{", {"Content-Type": "application/json"}, 400, "invalid JSON: Expecting property name"),
+        ("{", {"Content-Type": "application/json"}, 400, "invalid JSON: unexpected end of data"),
         ("[1,]", {"Content-Type": "application/json"}, 400, "invalid JSON"),
         (b"\xff\xfe{", {"Content-Type": "application/json"}, 400, "invalid JSON"),
         ("[" * 100000, {"Content-Type": "application/json"}, 400, "invalid JSON"),

@@ -65,11 +65,17 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def decode(content_type: str, body: bytes) -> Any:
+def _from_msgpack_text(body: bytes) -> Any:
+    return from_msgpack(body, binary=False)
+
+
+def decode(content_type: str, body: bytes, format: str = "msgpack") -> Any:
     """Decode a request *body* according to its *content_type* header.
 
     JSON (``application/json`` or any ``+json`` type, in UTF-8) and msgpack
     (``application/msgpack``, ``application/x-msgpack``, ``application/vnd.msgpack``).
+    Values the route's response *format* could not send back are refused (msgpack bin values
+    unless *format* is ``msgpack``), so that echoing a body never fails to encode.
 
     Raises:
         HTTPError: 415 for a missing or unsupported type or charset, 400 for an empty or
@@ -78,6 +84,8 @@ def decode(content_type: str, body: bytes) -> Any:
     known = _EXACT.get(content_type)
     if known is not None and body:
         # The header values clients send most, recognised without parsing them.
+        if known is from_msgpack and format != "msgpack":
+            known = _from_msgpack_text
         return _decode(known, body)
     media, _, params = content_type.partition(";")
     media = media.strip().lower()
@@ -96,7 +104,7 @@ def decode(content_type: str, body: bytes) -> Any:
                 )
         decoder: Callable[[bytes], Any] = from_json
     elif media in _MSGPACK_TYPES:
-        decoder = from_msgpack
+        decoder = from_msgpack if format == "msgpack" else _from_msgpack_text
     else:
         raise HTTPError(
             415, f"unsupported Content-Type {_clip(media)!r}: send application/json or application/msgpack"

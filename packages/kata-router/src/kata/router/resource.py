@@ -54,15 +54,17 @@ class Resource:
         """Decode the request body according to its Content-Type, once per request.
 
         ``application/json`` (with or without ``charset=utf-8``, and ``+json`` types) and
-        ``application/msgpack`` or ``application/x-msgpack``.
+        ``application/msgpack`` or ``application/x-msgpack``. Only values the route's format
+        can send back are accepted (kata.codec's value rules; bin values on msgpack routes only).
 
         Raises:
-            HTTPError: 400 for an empty or malformed body (with the decoder's message), 415 for
+            HTTPError: 400 for an empty or malformed body or a value outside the rules (with the
+                decoder's message), 415 for
                 a missing or unsupported Content-Type, 413 for a body over the router's limit.
         """
         cache = request.__dict__
         if "_decoded_body" in cache:
             return cache["_decoded_body"]
-        value = decode(request.content_type, request.body)
+        value = decode(request.content_type, request.body, self.format)
         cache["_decoded_body"] = value
         return value

@@ -1,0 +1,252 @@
+"""Decoders accept only what both encoders can write back; the JSON encoder keeps the value rules."""
+
+import dataclasses
+import json
+import math
+from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kata.codec import DecodeError, from_json, from_msgpack, to_json, to_msgpack
+from kata.codec.wire import MAX_DEPTH
+
+
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+class Row:
+    def __init__(self, **values: object) -> None:
+        self.values = values
+
+    def to_dict(self) -> dict:
+        return dict(self.values)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b'"\\ud800"', "surrogate"),
+        (b'["a\\udc00b"]', "surrogate"),
+        (b"1e999", "infinity"),
+        (b"[-1e400]", "infinity"),
+        (b"18446744073709551616", "18446744073709551616 is out of range"),
+        (b'{"n": -9223372036854775809}', "-9223372036854775809 is out of range"),
+        (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), f"nest more than {MAX_DEPTH} deep"),
+        (b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1), f"nest more than {MAX_DEPTH} deep"),
+        (b"[" * 1000 + b"]" * 1000, "invalid JSON"),
+    ],
+)
+def test_json_the_encoder_could_not_write_back_is_refused_naming_the_problem(data, problem):
+    with pytest.raises(DecodeError, match="invalid JSON") as caught:
+        from_json(data)
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "value"),
+    [
+        (b"18446744073709551615", 2**64 - 1),
+        (b"[-9223372036854775808]", [-(2**63)]),
+        (b'{"id": "12345678901234567890123", "n": 1}', {"id": "12345678901234567890123", "n": 1}),
+        (b"[1.8446744073709552e19, 12345678901234567890.5]", [1.8446744073709552e19, 12345678901234567890.5]),
+        (b'"\\ud83d\\ude00"', "\U0001f600"),
+        (b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, nested(MAX_DEPTH)),
+    ],
+)
+def test_json_within_the_rules_decodes_exactly_and_encodes_back(data, value):
+    decoded = from_json(data)
+    assert decoded == value and type(decoded) is type(value)
+    assert from_json(to_json(decoded)) == value
+    assert msgpack.unpackb(to_msgpack(decoded), raw=False) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({b"key": 1}, "map keys must be str, not bytes"),
+        ({"a": {b"k": 1}}, "map keys must be str, not bytes"),
+        (msgpack.ExtType(5, b"\x01"), "extension type 5"),
+        ([msgpack.Timestamp(1, 0)], "Timestamp"),
+        ({"x": float("nan")}, "nan is not a finite number"),
+        ([1.0, float("-inf")], "-inf is not a finite number"),
+        (nested(MAX_DEPTH + 1), f"nest more than {MAX_DEPTH} deep"),
+    ],
+)
+def test_msgpack_the_encoders_could_not_write_back_is_refused_naming_the_problem(value, problem):
+    with pytest.raises(DecodeError, match="invalid msgpack") as caught:
+        from_msgpack(msgpack.packb(value, use_bin_type=True, strict_types=False))
+    assert problem in str(caught.value)
+
+
+def test_msgpack_deeper_than_the_decoders_stack_is_a_decode_error():
+    with pytest.raises(DecodeError, match="invalid msgpack"):
+        from_msgpack(b"\x91" * 5000 + b"\xc0")
+
+
+def test_msgpack_bin_values_are_refused_only_when_the_answer_has_no_binary_type():
+    data = msgpack.packb({"blob": b"\x00\xff", "n": [1, None]}, use_bin_type=True)
+    assert from_msgpack(data) == {"blob": b"\x00\xff", "n": [1, None]}
+    with pytest.raises(DecodeError, match="bin values are not accepted"):
+        from_msgpack(data, binary=False)
+    assert from_msgpack(msgpack.packb({"n": [1.5]}), binary=False) == {"n": [1.5]}
+
+
+def test_msgpack_at_the_depth_limit_decodes_and_encodes_back():
+    value = from_msgpack(msgpack.packb(nested(MAX_DEPTH)))
+    assert value == nested(MAX_DEPTH)
+    assert from_json(to_json(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        {"rows": [{"id": 1, "note": None}, {"id": 2, "ratio": float("inf")}]},
+        [Row(id=1, note=None, score=float("-inf"))],
+        (None, [None, (math.nan,)]),
+    ],
+)
+def test_non_finite_floats_are_refused_wherever_they_are(value):
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        to_json(value)
+
+
+def test_null_and_finite_floats_next_to_each_other_encode():
+    value = [Row(id=1, note=None, score=1.5), {"x": None, "y": [0.0, -2.5e-7]}]
+    assert json.loads(to_json(value)) == [
+        {"id": 1, "note": None, "score": 1.5},
+        {"x": None, "y": [0.0, -2.5e-7]},
+    ]
+
+
+def test_non_str_keys_are_written_as_the_standard_library_writes_them():
+    value = {1: "a", None: "b", 2.5: "c", "s": {False: [{7: None}]}}
+    assert json.loads(to_json(value)) == json.loads(json.dumps(value))
+    with pytest.raises(TypeError):
+        to_json({(1, 2): "tuple keys have no JSON form"})
+
+
+def test_datetimes_keep_their_exact_iso_form():
+    lmt = timezone(timedelta(hours=-5, minutes=-30, seconds=-15))
+    value = [datetime(1890, 1, 2, tzinfo=lmt), time(3, 4, tzinfo=timezone.utc), Decimal("1.10")]
+    assert json.loads(to_json(value)) == ["1890-01-02T00:00:00-05:30:15", "03:04:00+00:00", "1.10"]
+
+
+def test_dataclasses_follow_the_object_rule():
+    @dataclasses.dataclass
+    class Plain:
+        a: int
+
+    @dataclasses.dataclass
+    class WithToDict:
+        a: int
+
+        def to_dict(self) -> dict:
+            return {"A": self.a}
+
+    with pytest.raises(TypeError, match="Plain"):
+        to_json(Plain(1))
+    assert to_json(WithToDict(1)) == b'{"A":1}'
+
+
+def test_an_error_raised_by_to_dict_reaches_the_caller_as_itself():
+    class Broken:
+        def to_dict(self) -> dict:
+            raise LookupError("no such column")
+
+    with pytest.raises(LookupError, match="no such column"):
+        to_json([Broken()])
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("\ud800", "surrogates"),
+        (2**64, "64-bit"),
+        (-(2**63) - 1, "64-bit"),
+        (nested(MAX_DEPTH + 1), "Recursion"),
+    ],
+)
+def test_values_no_decoder_yields_raise_type_error_when_encoded(value, problem):
+    with pytest.raises(TypeError, match=problem):
+        to_json(value)
+
+
+# What any client can send: JSON text from values of every kind, including the ones the rules
+# leave out (huge integers, non-finite numbers, lone surrogates, deep nesting).
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        _values.map(lambda v: json.dumps(v).encode()),
+        st.integers(min_value=MAX_DEPTH - 2, max_value=MAX_DEPTH + 2).map(_deep),
+        st.binary(max_size=40),
+    )
+)
+def test_whatever_json_decodes_encodes_back_in_both_formats(data):
+    try:
+        value = from_json(data)
+    except DecodeError:
+        return
+    assert from_json(to_json(value)) == value
+    assert from_msgpack(to_msgpack(value)) == value
+
+
+_msgpack_scalars = (
+    _scalars
+    | st.binary(max_size=8)
+    | st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=4))
+    | st.builds(msgpack.Timestamp, st.integers(0, 2**32), st.integers(0, 999_999_999))
+)
+_msgpack_values = st.recursive(
+    _msgpack_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text() | st.binary(max_size=4) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _pack(value: object) -> bytes:
+    try:
+        return msgpack.packb(value, use_bin_type=True, datetime=False)
+    except (OverflowError, ValueError, TypeError):  # an int beyond 64 bits, a surrogate
+        return b"\xc1"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_msgpack_values.map(_pack), st.binary(max_size=40)), st.booleans())
+def test_whatever_msgpack_decodes_encodes_back(data, binary):
+    try:
+        value = from_msgpack(data, binary=binary)
+    except DecodeError:
+        return
+    assert from_msgpack(to_msgpack(value)) == value
+    if not binary:
+        assert from_json(to_json(value)) == value
