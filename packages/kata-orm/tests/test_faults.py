@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -66,39 +67,55 @@ def test_pool_timeout(database: Any) -> None:
 
 @pytest.fixture
 def private(own_server: Any) -> Iterator[Any]:
-    """kata.db on a database of a private server that the test may stop and restart."""
+    """kata.db, with the default settings, on a private server the test may stop and restart.
+
+    The pool is full and every connection idle when the test starts."""
     server = own_server("postgres")
     with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
         conn.execute("CREATE DATABASE app")
     with psycopg.connect(server.dsn("app"), autocommit=True) as conn:
         conn.execute("CREATE TABLE foo (id serial PRIMARY KEY, bar text UNIQUE, qux int)")
-    kata.db.initialize(
-        {
-            "name": "app",
-            "host": server.host,
-            "port": server.port,
-            "user": "kata",
-            "pool_size": 3,
-            "pool_timeout": 20,
-        }
-    )
+    kata.db.initialize({"name": "app", "host": server.host, "port": server.port, "user": "kata"})
     try:
         yield server
     finally:
         kata.db.close()
 
 
-def test_calls_succeed_after_a_server_restart(private: Any) -> None:
+def in_threads(call: Callable[[], Any], count: int = 4) -> list[Any]:
+    """The outcome (a result or the exception) of *call* run once in each of *count* threads
+    at the same time, as gunicorn's threads would."""
+    outcomes: list[Any] = [None] * count
+    start = threading.Barrier(count)
+
+    def one(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = call()
+        except Exception as exc:
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_the_first_calls_after_a_server_restart_succeed(private: Any) -> None:
     Foo.create([{"bar": "before"}])
-    for _ in range(6):  # every pooled connection has been used
-        assert Foo.count() == 1
     private.restart()
     assert Foo.count() == 1
+    private.restart()
+    assert in_threads(Foo.count) == [1, 1, 1, 1]
     assert [foo.bar for foo in Foo.create([{"bar": "after"}])] == ["after"]
-    for _ in range(6):
-        assert Foo.count() == 2
+    private.restart()
     with kata.db.transaction():
         assert Foo.update({"qux": 1}, all_rows=True) == 2
+    private.restart()
+    with kata.db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM foo").fetchone() == (2,)
 
 
 def test_a_transaction_cut_by_a_restart_raises_connection_lost(private: Any) -> None:
@@ -106,26 +123,110 @@ def test_a_transaction_cut_by_a_restart_raises_connection_lost(private: Any) -> 
         Foo.create([{"bar": "lost"}])
         private.restart()
         Foo.count()
+    assert not isinstance(info.value, kata.db.Unavailable)  # the server is up: the transaction was lost
     assert isinstance(info.value.__cause__, psycopg.OperationalError)
     assert Foo.count() == 0  # the transaction did not commit
     Foo.create([{"bar": "kept"}])
     assert Foo.count() == 1
 
 
-def test_calls_fail_while_the_server_is_down_and_work_once_it_is_back(private: Any) -> None:
-    kata.db.initialize({**dataclasses.asdict(kata.db.settings()), "pool_timeout": 2})
+def test_calls_while_the_server_is_down_raise_unavailable_and_recover(private: Any) -> None:
     Foo.create([{"bar": "a"}])
     private.stop()
-    for call in (Foo.count, lambda: Foo.create([{"bar": "b"}])):
-        with pytest.raises((kata.db.ConnectionLost, kata.db.PoolTimeout)):
+    calls = (Foo.count, lambda: Foo.create([{"bar": "b"}]), kata.db.transaction().__enter__)
+    for call in calls:
+        with pytest.raises(kata.db.Unavailable) as info:
             call()
+        assert isinstance(info.value.retry_after, int) and info.value.retry_after > 0
+        assert isinstance(info.value, kata.db.DatabaseError)
+    outcomes = in_threads(Foo.count, 8)
+    assert all(isinstance(outcome, kata.db.Unavailable) for outcome in outcomes), outcomes
     private.start()
-    # The pool reconnects in the background, backing off while the server was away: a call
-    # may still time out for a few seconds, then works without a new initialize().
-    for _ in range(30):
-        try:
-            found = Foo.get()
-            break
-        except kata.db.PoolTimeout:
-            continue
-    assert [foo.bar for foo in found] == ["a"]
+    assert [foo.bar for foo in Foo.get()] == ["a"]
+    assert in_threads(Foo.count, 8) == [1] * 8
+
+
+def test_a_stop_while_the_pool_is_idle_fails_the_first_call_at_once(private: Any) -> None:
+    private.stop()
+    with pytest.raises(kata.db.Unavailable):
+        Foo.count()
+    private.start()
+    assert Foo.count() == 0
+
+
+class CuttingProxy:
+    """A TCP forwarder to PostgreSQL that can cut its connections silently, as a proxy or a
+    firewall that drops idle connections does: the client is not told until it sends."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.cut_clients: set[socket.socket] = set()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.pairs.append((client, server))
+            threading.Thread(target=self.pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, False), daemon=True).start()
+
+    def pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if from_client and source in self.cut_clients:
+                source.close()  # the client learns of the cut only now, when it sends
+                return
+            if not data:
+                if from_client:
+                    target.close()
+                return
+            try:
+                target.sendall(data)
+            except OSError:
+                return
+
+    def cut(self) -> None:
+        """End every connection made so far on the server's side only."""
+        for client, server in self.pairs:
+            self.cut_clients.add(client)
+            with contextlib.suppress(OSError):  # already closed when the client left
+                server.shutdown(socket.SHUT_RDWR)
+            server.close()
+        self.pairs = []
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_cut_silently_is_replaced_and_the_call_runs_again(database: Any) -> None:
+    database.run("CREATE TABLE foo (id serial PRIMARY KEY, bar text UNIQUE, qux int)")
+    host, port = database.section["host"], database.section["port"]
+    proxy = CuttingProxy(host, port)
+    kata.db.initialize({**database.section, "host": "127.0.0.1", "port": proxy.port, "pool_size": 2})
+    try:
+        Foo.create([{"bar": "a"}])
+        proxy.cut()
+        assert [foo.bar for foo in Foo.create([{"bar": "b"}])] == ["b"]  # ran once, on a new connection
+        assert database.run("SELECT bar FROM foo ORDER BY bar") == [("a",), ("b",)]
+        proxy.cut()
+        with kata.db.transaction():  # the cut is found at BEGIN: nothing ran, so it starts again
+            Foo.update({"qux": 1}, where={"bar": "a"})
+        assert database.run("SELECT qux FROM foo WHERE bar = 'a'") == [(1,)]
+        with pytest.raises(kata.db.ConnectionLost), kata.db.transaction():
+            Foo.update({"qux": 2}, where={"bar": "a"})
+            proxy.cut()
+            Foo.count()  # a statement ran: never run again
+        assert database.run("SELECT qux FROM foo WHERE bar = 'a'") == [(1,)]
+    finally:
+        kata.db.close()
+        proxy.close()

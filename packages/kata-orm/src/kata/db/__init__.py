@@ -12,7 +12,6 @@ Configure it once with :func:`initialize`, then declare one :class:`Object` subc
 """
 
 from kata.db.catalog import forget as forget_tables
-from kata.db.connection import close, connect, connection, initialize, settings, transaction
 from kata.db.errors import (
     ConfigurationError,
     ConnectionLost,
@@ -20,10 +19,12 @@ from kata.db.errors import (
     IntegrityError,
     NotInitializedError,
     PoolTimeout,
+    Unavailable,
     UnknownColumnError,
     UnknownTableError,
 )
 from kata.db.model import Object
+from kata.db.pool import close, connect, connection, initialize, scope, settings, transaction
 from kata.db.raw import execute, query
 from kata.db.serialize import serialize
 from kata.db.settings import Settings
@@ -37,6 +38,7 @@ __all__ = [
     "Object",
     "PoolTimeout",
     "Settings",
+    "Unavailable",
     "UnknownColumnError",
     "UnknownTableError",
     "close",
@@ -46,6 +48,7 @@ __all__ = [
     "forget_tables",
     "initialize",
     "query",
+    "scope",
     "serialize",
     "settings",
     "transaction",

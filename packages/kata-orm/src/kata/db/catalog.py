@@ -1,4 +1,4 @@
-"""What the database says about a table: its columns, their types, its primary key.
+"""What the database says about a table: its columns and their types.
 
 Read from the system catalog the first time a model is used after each initialize(), so that
 every table and column name a caller passes is checked against the real table.
@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Json, Jsonb
 
-from kata.db import connection
+from kata.db import pool
 from kata.db.errors import UnknownColumnError, UnknownTableError
 
 _COLUMNS = """
@@ -26,14 +26,6 @@ SELECT a.attname,
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
-"""
-
-_PRIMARY_KEY = """
-SELECT a.attname
-FROM pg_index i
-JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-WHERE i.indrelid = %s AND i.indisprimary
-ORDER BY array_position(i.indkey, a.attnum)
 """
 
 
@@ -81,7 +73,6 @@ class Table:
     name: str
     identifier: sql.Identifier
     columns: dict[str, Column]
-    primary_key: tuple[str, ...]
     # Rendered statements, by the shape of the call that needed them.
     statements: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -107,7 +98,7 @@ def table(name: str) -> Table:
     """The catalog facts for table *name*, read once per initialize(); UnknownTableError if the
     database has no such table or view on its search path."""
     global _cache_generation
-    generation = connection.generation()
+    generation = pool.generation()
     if generation != _cache_generation:
         with _lock:
             if generation != _cache_generation:
@@ -126,11 +117,14 @@ def forget() -> None:
 
 def _read(name: str) -> Table:
     ident = identifier(name)
-    with connection.connection() as conn:
+
+    def read(conn: pool.Connection) -> list[tuple[Any, ...]] | None:
         oid = conn.execute("SELECT to_regclass(%s)::oid", [ident.as_string(conn)]).fetchone()
         if oid is None or oid[0] is None:
-            raise UnknownTableError(f"no table or view named {name!r} in the database", name)
-        rows = conn.execute(_COLUMNS, oid).fetchall()
-        primary_key = tuple(row[0] for row in conn.execute(_PRIMARY_KEY, oid))
-    columns = {row[0]: Column(*row) for row in rows}
-    return Table(name, ident, columns, primary_key)
+            return None
+        return conn.execute(_COLUMNS, oid).fetchall()
+
+    rows = pool.run(read)
+    if rows is None:
+        raise UnknownTableError(f"no table or view named {name!r} in the database", name)
+    return Table(name, ident, {row[0]: Column(*row) for row in rows})

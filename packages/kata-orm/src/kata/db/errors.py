@@ -42,10 +42,23 @@ class NotInitializedError(DatabaseError):
 class ConnectionLost(DatabaseError):
     """The server could not be reached, or the connection broke while in use.
 
-    A statement that was running may or may not have been committed. Connections in the pool
-    are checked before they are handed out, so the next call after a server restart gets a
-    fresh connection.
+    A statement that was running may or may not have been committed. A pooled connection
+    found closed is replaced before it is handed out, so the next call after a server restart
+    gets a fresh connection.
     """
+
+
+class Unavailable(ConnectionLost):
+    """PostgreSQL cannot be reached: the call failed within ``connect_timeout``, without
+    waiting for a pooled connection.
+
+    ``retry_after`` is a number of seconds after which trying again makes sense (for a
+    ``Retry-After`` header). Calls recover by themselves once the server is back.
+    """
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PoolTimeout(DatabaseError):
@@ -96,7 +109,7 @@ def translate_error(exc: psycopg.Error) -> DatabaseError:
     elif isinstance(exc, psycopg.IntegrityError):
         diag = exc.diag
         result = IntegrityError(message, diag.constraint_name, diag.table_name, diag.column_name)
-    elif _is_connection_failure(exc):
+    elif is_connection_failure(exc):
         result = ConnectionLost(f"database connection failed: {message}")
     else:
         result = DatabaseError(message)
@@ -104,7 +117,8 @@ def translate_error(exc: psycopg.Error) -> DatabaseError:
     return result
 
 
-def _is_connection_failure(exc: psycopg.Error) -> bool:
+def is_connection_failure(exc: psycopg.Error) -> bool:
+    """Whether *exc* says the connection to the server failed or ended (not a query error)."""
     if isinstance(exc, psycopg.InterfaceError):
         return True  # e.g. "the connection is closed"
     if not isinstance(exc, psycopg.OperationalError):

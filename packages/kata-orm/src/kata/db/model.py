@@ -18,8 +18,8 @@ from psycopg import sql
 import kata.codec
 from kata.db import catalog, statements
 from kata.db.catalog import Table
-from kata.db.connection import connection
 from kata.db.errors import DatabaseError
+from kata.db.pool import Connection, run
 
 T = TypeVar("T", bound="Object")
 
@@ -188,7 +188,6 @@ class Object:
         if not rows:
             return []
         groups = _group(table, rows)
-        created: list[Any] = [None] * len(rows)
         # One statement is atomic by itself; more need a transaction (or a savepoint). They go
         # out in a pipeline, so that PostgreSQL inserts one chunk while the next is encoded and
         # sent rather than each side waiting for the other (measured: 30,000 rows in 10% less
@@ -197,34 +196,38 @@ class Object:
             len(indexes) > statements.chunk_rows(table, columns) for columns, indexes in groups.items()
         )
         pipelined = several and psycopg.Pipeline.is_supported()
-        with (
-            connection() as conn,
-            conn.pipeline() if pipelined else nullcontext(),
-            conn.transaction() if several else nullcontext(),
-        ):
-            make = row_maker(cls)
-            sent: list[tuple[Sequence[int], psycopg.Cursor[Any]]] = []
-            for columns, indexes in groups.items():
-                part = rows if len(indexes) == len(rows) else [rows[i] for i in indexes]
-                for start, count, query, params in _inserts(table, columns, part):
-                    cursor = conn.cursor(row_factory=make)
-                    cursor.execute(query, params)
-                    sent.append((indexes[start : start + count], cursor))
-            for positions, cursor in sent:
-                result = fetch_all(cursor)
-                cursor.close()
-                if len(result) != len(positions):
-                    # Only a BEFORE INSERT trigger that skips rows does this.
-                    raise DatabaseError(
-                        f"INSERT into {table.name!r} returned {len(result)} rows for {len(positions)}: "
-                        "a trigger skipped rows"
-                    )
-                if isinstance(positions, range):
-                    created[positions.start : positions.stop] = result
-                else:
-                    for position, instance in zip(positions, result, strict=True):
-                        created[position] = instance
-        return created
+        make = row_maker(cls)
+
+        def insert(conn: Connection) -> list[T]:
+            created: list[Any] = [None] * len(rows)
+            with (
+                conn.pipeline() if pipelined else nullcontext(),
+                conn.transaction() if several else nullcontext(),
+            ):
+                sent: list[tuple[Sequence[int], psycopg.Cursor[Any]]] = []
+                for columns, indexes in groups.items():
+                    part = rows if len(indexes) == len(rows) else [rows[i] for i in indexes]
+                    for start, count, query, params in _inserts(table, columns, part):
+                        cursor = conn.cursor(row_factory=make)
+                        cursor.execute(query, params)
+                        sent.append((indexes[start : start + count], cursor))
+                for positions, cursor in sent:
+                    result = fetch_all(cursor)
+                    cursor.close()
+                    if len(result) != len(positions):
+                        # Only a BEFORE INSERT trigger that skips rows does this.
+                        raise DatabaseError(
+                            f"INSERT into {table.name!r} returned {len(result)} rows for {len(positions)}: "
+                            "a trigger skipped rows"
+                        )
+                    if isinstance(positions, range):
+                        created[positions.start : positions.stop] = result
+                    else:
+                        for position, instance in zip(positions, result, strict=True):
+                            created[position] = instance
+            return created
+
+        return run(insert)
 
     @classmethod
     def get(
@@ -250,8 +253,13 @@ class Object:
         if has_offset:
             params.append(offset)
         query = statements.select(table, shape, ordering, has_limit, has_offset)
-        with connection() as conn, conn.cursor(row_factory=row_maker(cls)) as cursor:
-            return fetch_all(cursor.execute(query, params))
+        make = row_maker(cls)
+
+        def select(conn: Connection) -> list[T]:
+            with conn.cursor(row_factory=make) as cursor:
+                return fetch_all(cursor.execute(query, params))
+
+        return run(select)
 
     @classmethod
     def get_in(cls: type[T], column: str, values: Iterable[Any]) -> list[T]:
@@ -272,8 +280,14 @@ class Object:
                 table.identifier, sql.Identifier(found.name), found.match_cast
             )
             query = table.statements[key] = statement.as_string()
-        with connection() as conn, conn.cursor(row_factory=row_maker(cls)) as cursor:
-            return fetch_all(cursor.execute(query, [statements.array(values)]))
+        params = [statements.array(values)]
+        make = row_maker(cls)
+
+        def select(conn: Connection) -> list[T]:
+            with conn.cursor(row_factory=make) as cursor:
+                return fetch_all(cursor.execute(query, params))
+
+        return run(select)
 
     @classmethod
     def update(
@@ -292,8 +306,8 @@ class Object:
         shape, where_params = statements.where(table, where)
         _refuse_everything("update", shape, all_rows)
         query = statements.update(table, columns, shape)
-        with connection() as conn:
-            return conn.execute(query, params + where_params).rowcount
+        params += where_params
+        return run(lambda conn: conn.execute(query, params).rowcount)
 
     @classmethod
     def delete(cls, where: Mapping[str, Any] | None = None, all_rows: bool = False) -> int:
@@ -304,16 +318,16 @@ class Object:
         table = cls._table()
         shape, params = statements.where(table, where)
         _refuse_everything("delete", shape, all_rows)
-        with connection() as conn:
-            return conn.execute(statements.delete(table, shape), params).rowcount
+        query = statements.delete(table, shape)
+        return run(lambda conn: conn.execute(query, params).rowcount)
 
     @classmethod
     def count(cls, where: Mapping[str, Any] | None = None) -> int:
         """How many rows match *where* (as in :meth:`get`; none: the whole table)."""
         table = cls._table()
         shape, params = statements.where(table, where)
-        with connection() as conn:
-            row = conn.execute(statements.count(table, shape), params).fetchone()
+        query = statements.count(table, shape)
+        row = run(lambda conn: conn.execute(query, params).fetchone())
         return int(row[0]) if row else 0
 
 

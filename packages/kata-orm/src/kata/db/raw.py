@@ -12,8 +12,8 @@ from typing import Any, TypeVar, overload
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from kata.db.connection import connection
 from kata.db.model import Object, fetch_all, row_maker
+from kata.db.pool import Connection, run
 
 T = TypeVar("T", bound=Object)
 
@@ -40,9 +40,13 @@ def query(statement: Statement, params: Params = None, *, model: type[T] | None 
     It runs in the current :func:`kata.db.transaction`, if any. Errors are kata.db errors.
     """
     factory: Any = dict_row if model is None else row_maker(model)
-    with connection() as conn, conn.cursor(row_factory=factory) as cursor:
-        cursor.execute(statement, params)
-        return fetch_all(cursor) if cursor.description is not None else []
+
+    def select(conn: Connection) -> list[Any]:
+        with conn.cursor(row_factory=factory) as cursor:
+            cursor.execute(statement, params)
+            return fetch_all(cursor) if cursor.description is not None else []
+
+    return run(select)
 
 
 def execute(statement: Statement, params: Params = None) -> int:
@@ -50,5 +54,4 @@ def execute(statement: Statement, params: Params = None) -> int:
 
     It runs in the current :func:`kata.db.transaction`, if any. Errors are kata.db errors.
     """
-    with connection() as conn:
-        return conn.execute(statement, params).rowcount
+    return run(lambda conn: conn.execute(statement, params).rowcount)

@@ -33,6 +33,8 @@ class Settings:
     connect_timeout: float = 10.0
     pool_timeout: float = 30.0
     statement_timeout: float | None = None
+    max_idle: float = 600.0
+    max_lifetime: float = 3600.0
 
     @property
     def conninfo(self) -> str:
@@ -97,6 +99,8 @@ _CHECKS = {
     "connect_timeout": _seconds,
     "pool_timeout": _seconds,
     "statement_timeout": _optional_seconds,
+    "max_idle": _seconds,
+    "max_lifetime": _seconds,
 }
 
 
