@@ -13,6 +13,9 @@ The default router backs the module-level functions, which is what an applicatio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from kata.router.access import Observer, request_id
 from kata.router.app import Hook, Router
 from kata.router.errorhandlers import ErrorHandler
@@ -21,9 +24,12 @@ from kata.router.headers import Headers
 from kata.router.options import Options
 from kata.router.request import Request
 from kata.router.response import Response, Result
+from kata.router.settings import ConfigurationError, Cors, Settings, check
 from kata.router.table import RouteInfo
 
 __all__ = [
+    "ConfigurationError",
+    "Cors",
     "ErrorHandler",
     "HTTPError",
     "Headers",
@@ -36,11 +42,15 @@ __all__ = [
     "RouteError",
     "RouteInfo",
     "Router",
+    "Settings",
     "add_error_handler",
     "add_observer",
     "add_route",
     "app",
+    "check",
+    "configure",
     "default_router",
+    "initialize",
     "request_id",
     "routes",
 ]
@@ -93,3 +103,19 @@ def add_error_handler(exc_type: type[Exception], handler: ErrorHandler) -> None:
 def add_observer(observer: Observer) -> None:
     """Call ``observer(request, response, seconds)`` after every request of the default router."""
     _default.add_observer(observer)
+
+
+def configure(**changes: Any) -> None:
+    """Change settings of the default router; see :meth:`Router.configure`."""
+    _default.configure(**changes)
+
+
+def initialize(section: Mapping[str, Any] | None) -> Settings:
+    """Apply the ``web`` configuration section to the default router and return it typed.
+
+    The section is checked first (:func:`check`); when it is wrong, ConfigurationError is
+    raised and the router keeps its previous settings. Keys left out take their defaults.
+    """
+    settings = check(section)
+    _default.apply(settings)
+    return settings

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+import msgspec
+
 from kata.router.access import Instrument, Observer
+from kata.router.cors import CorsPolicy
 from kata.router.errorhandlers import ErrorHandler, ErrorHandlers
 from kata.router.errors import HTTPError, RouteError
-from kata.router.formats import CONTENT_TYPES, FORMATS, render_error
+from kata.router.formats import CONTENT_TYPES, FORMATS, KNOWN_TYPES, render_error
+from kata.router.hosts import check_host
 from kata.router.logsafe import escape, request_path
-from kata.router.options import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Options
+from kata.router.options import Options
 from kata.router.request import Request, wsgi_text
 from kata.router.resource import Resource
-from kata.router.response import Response, Result
+from kata.router.response import Response, Result, check_header
+from kata.router.settings import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Cors, Settings, check
 from kata.router.status import STATUS_LINES
 from kata.router.table import Route, RouteInfo, RouteTable
 from kata.router.template import Field, Segment
@@ -64,56 +69,82 @@ class Router:
         max_query_length: int = MAX_QUERY_LENGTH,
         trusted_proxies: Iterable[str] = (),
         default_format: str = "json",
+        allowed_hosts: Iterable[str] = (),
+        cors: Cors | Mapping[str, Any] | None = None,
+        access_log: str = "off",
     ) -> None:
         self._table = RouteTable()
+        self._user_before: tuple[Hook, ...] = ()
+        self._user_after: tuple[Hook, ...] = ()
         self._before: tuple[Hook, ...] = ()
         self._after: tuple[Hook, ...] = ()
-        self._options = Options()
-        self._default_format = "json"
         self._error_handlers = ErrorHandlers()
         self._observers: tuple[Observer, ...] = ()
-        self._instrument: Instrument | None = None
-        self.configure(
-            max_body_size=max_body_size,
-            max_query_length=max_query_length,
-            trusted_proxies=trusted_proxies,
-            default_format=default_format,
+        self.apply(
+            check(
+                {
+                    "max_body_size": max_body_size,
+                    "max_query_length": max_query_length,
+                    "trusted_proxies": list(trusted_proxies)
+                    if not isinstance(trusted_proxies, str)
+                    else trusted_proxies,
+                    "default_format": default_format,
+                    "allowed_hosts": list(allowed_hosts)
+                    if not isinstance(allowed_hosts, str)
+                    else allowed_hosts,
+                    "cors": msgspec.to_builtins(cors) if isinstance(cors, Cors) else cors,
+                    "access_log": access_log,
+                }
+            )
         )
 
     # -- configuration ---------------------------------------------------------------------
 
-    def configure(
-        self,
-        *,
-        max_body_size: int | None = None,
-        max_query_length: int | None = None,
-        trusted_proxies: Iterable[str] | None = None,
-        default_format: str | None = None,
-    ) -> None:
-        """Change the settings given (see the class); the others keep their value.
+    def configure(self, **changes: Any) -> None:
+        """Change the settings given (keyword arguments named as the class's); the others keep
+        their value. A value of None leaves a setting as it is.
 
         Raises:
-            ValueError: a setting is invalid; the message names it.
+            ConfigurationError: a setting is invalid (a ValueError naming it); the router keeps
+                its previous settings.
         """
-        current = self._options
-        options = Options.build(
-            max_body_size=current.max_body_size if max_body_size is None else max_body_size,
-            max_query_length=current.max_query_length if max_query_length is None else max_query_length,
-            trusted_proxies=(
-                [str(net) for net in current.trusted_proxies] if trusted_proxies is None else trusted_proxies
-            ),
-        )
-        if default_format is not None and default_format not in FORMATS:
-            raise ValueError(f"default_format must be one of {', '.join(FORMATS)}, got {default_format!r}")
+        current = msgspec.to_builtins(self._settings)
+        for key, value in changes.items():
+            if value is not None:
+                current[key] = msgspec.to_builtins(value) if isinstance(value, Cors) else value
+        self.apply(check(current))
+
+    def apply(self, settings: Settings) -> None:
+        """Replace every setting with *settings* (from :func:`kata.router.check`)."""
         # Requests read the options object they started with: swap it whole.
-        self._options = options
-        if default_format is not None:
-            self._default_format = default_format
+        self._options = Options.from_settings(settings)
+        self._settings = settings
+        self._default_format = settings.default_format
+        self._cors = None if settings.cors is None else CorsPolicy(settings.cors)
+        self._instrument = self._make_instrument()
+        self._arrange_hooks()
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings, as :func:`kata.router.check` returns them."""
+        return self._settings
 
     @property
     def options(self) -> Options:
         """The current limits and trusted proxies."""
         return self._options
+
+    def _arrange_hooks(self) -> None:
+        """The hooks the request path runs: the settings' own around the application's."""
+        before: list[Hook] = []
+        after: list[Hook] = list(self._user_after)
+        if self._options.allowed_hosts:
+            before.append(check_host)
+        if self._cors is not None:
+            before.append(self._cors.preflight)
+            after.append(self._cors.annotate)
+        self._before = (*before, *self._user_before)
+        self._after = tuple(after)
 
     def add_error_handler(self, exc_type: type[Exception], handler: ErrorHandler) -> None:
         """Answer exceptions of *exc_type* (and its subclasses) with *handler*.
@@ -144,9 +175,10 @@ class Router:
         self._instrument = self._make_instrument()
 
     def _make_instrument(self) -> Instrument | None:
-        if not self._observers:
+        access_log = self._settings.access_log
+        if not self._observers and access_log == "off":
             return None
-        return Instrument(None, self._observers)
+        return Instrument(None if access_log == "off" else access_log, self._observers)
 
     def before_request(self, hook: Hook) -> Hook:
         """Run ``hook(request, response)`` before each request's resource method.
@@ -157,7 +189,8 @@ class Router:
         answer the request itself: ``response`` (as the hook left it) or a ``Result``; the
         resource method and later before-hooks are then skipped. Usable as a decorator.
         """
-        self._before = (*self._before, hook)
+        self._user_before = (*self._user_before, hook)
+        self._arrange_hooks()
         return hook
 
     def after_request(self, hook: Hook) -> Hook:
@@ -166,7 +199,8 @@ class Router:
         The response then holds the final status, body and content type, which the hook may
         change or add headers to (CORS, request ids, timing). Usable as a decorator.
         """
-        self._after = (*self._after, hook)
+        self._user_after = (*self._user_after, hook)
+        self._arrange_hooks()
         return hook
 
     # -- routes ----------------------------------------------------------------------------
@@ -216,8 +250,8 @@ class Router:
         route: Route | None = None
         try:
             path = environ.get("PATH_INFO") or "/"
-            if not path.isascii():
-                path = wsgi_text(path, "request path")
+            if not path.isascii() or "\x00" in path:
+                path = _odd_path(path)
             found = self._table.find(path)
             if found is not None:
                 route, fields = found
@@ -241,6 +275,8 @@ class Router:
         if self._after:
             status, body, content_type = self._run_after(request, response, route, status, body, content_type)
 
+        if content_type not in KNOWN_TYPES and not _valid_type(request, content_type):
+            status, body, content_type = self._render_crash(route)
         status_line = STATUS_LINES.get(status)
         if status_line is None:
             _log.error(
@@ -359,6 +395,30 @@ class Router:
             return self._render_crash(route)
         format = route.format if route is not None else self._default_format
         return response.status, response.body, response.content_type or CONTENT_TYPES[format]
+
+
+def _valid_type(request: Request, content_type: Any) -> bool:
+    """Whether a Content-Type the application set is a valid header value (no CR/LF)."""
+    try:
+        check_header("Content-Type", content_type)
+    except ValueError:
+        environ = request.environ
+        _log.error(
+            "%s %s: invalid response content type %s",
+            escape(environ.get("REQUEST_METHOD", "")),
+            escape(request_path(environ)),
+            escape(content_type),
+        )
+        return False
+    return True
+
+
+def _odd_path(path: str) -> str:
+    """A path that is not plain ASCII: decoded as UTF-8; a NUL byte in it is a 400."""
+    path = wsgi_text(path, "request path")
+    if "\x00" in path:
+        raise HTTPError(400, "the request path contains a NUL byte")
+    return path
 
 
 def _unhandled_method(route: Route, method: str, response: Response) -> Response:

@@ -20,6 +20,9 @@ CONTENT_TYPES: Final[dict[str, str]] = {
     "html": "text/html; charset=utf-8",
 }
 
+KNOWN_TYPES: Final = frozenset(CONTENT_TYPES.values())
+"""The Content-Types the router writes itself: sent without checking them again."""
+
 _MSGPACK_TYPES: Final = frozenset({"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"})
 _UTF8: Final = frozenset({"utf-8", "utf8"})
 _EXACT: Final[dict[str, Callable[[bytes], Any]]] = {

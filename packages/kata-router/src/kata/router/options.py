@@ -1,52 +1,44 @@
-"""Settings a router applies to every request it serves."""
+"""Settings a router applies to every request it serves, prepared for the request path."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from kata.router.hosts import check_patterns
+from kata.router.settings import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Settings
 
-MAX_BODY_SIZE: Final = 1024 * 1024
-"""1 MiB, the guide's nginx ``client_max_body_size 1m``."""
-MAX_QUERY_LENGTH: Final = 8192
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
 class Options:
-    """Limits and trust settings; replaced as a whole, never changed in place.
+    """Limits, trust and host settings; replaced as a whole, never changed in place.
+
+    Built from :class:`kata.router.Settings`, which checked the values.
 
     Attributes:
         max_body_size: the largest request body in bytes; a larger one is a 413.
         max_query_length: the longest query string in characters; a longer one is a 414.
         trusted_proxies: networks whose ``X-Forwarded-For`` header is believed.
+        allowed_hosts: host patterns the router serves (empty: any).
     """
 
     max_body_size: int = MAX_BODY_SIZE
     max_query_length: int = MAX_QUERY_LENGTH
     trusted_proxies: tuple[IPNetwork, ...] = field(default=())
+    allowed_hosts: tuple[str, ...] = field(default=())
 
     @staticmethod
-    def build(
-        max_body_size: int = MAX_BODY_SIZE,
-        max_query_length: int = MAX_QUERY_LENGTH,
-        trusted_proxies: Iterable[str] = (),
-    ) -> Options:
-        """Check the settings and return them; ValueError names the one that is wrong."""
-        for name, value in (("max_body_size", max_body_size), ("max_query_length", max_query_length)):
-            if type(value) is not int or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-        if isinstance(trusted_proxies, str):
-            raise ValueError("trusted_proxies is a list of addresses or networks, not one str")
-        networks = []
-        for entry in trusted_proxies:
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
-        return Options(max_body_size, max_query_length, tuple(networks))
+    def from_settings(settings: Settings) -> Options:
+        """The options of checked *settings*."""
+        return Options(
+            settings.max_body_size,
+            settings.max_query_length,
+            tuple(ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies),
+            check_patterns(settings.allowed_hosts),
+        )
 
     def is_trusted(self, address: str) -> bool:
         """Whether *address* (text) belongs to a trusted proxy network."""

@@ -11,10 +11,11 @@ from uuid import UUID
 
 from kata.router.errors import HTTPError
 from kata.router.headers import Headers
+from kata.router.hosts import host_name
 from kata.router.lazy import lazy
 from kata.router.options import DEFAULT_OPTIONS, Options
 from kata.router.table import RouteInfo
-from kata.router.template import CONVERTERS
+from kata.router.template import CONVERTERS, to_int
 
 D = TypeVar("D")
 T = TypeVar("T")
@@ -98,9 +99,13 @@ class Request:
 
     @lazy
     def host(self) -> str:
-        """The Host header, or the server's name and port when the client sent none."""
+        """The Host header, or the server's name and port when it is absent or not a valid
+        ``host[:port]`` (so :attr:`url` never carries what a client made up beyond a name).
+
+        With the router's ``allowed_hosts`` set, a request for another host never gets here.
+        """
         host = self.environ.get("HTTP_HOST")
-        if host:
+        if host and host_name(host) is not None:
             return str(host)
         name, port = self.environ.get("SERVER_NAME", "localhost"), str(self.environ.get("SERVER_PORT", ""))
         default = "443" if self.scheme == "https" else "80"
@@ -133,6 +138,8 @@ class Request:
         limit = self._options.max_query_length
         if len(query) > limit:
             raise HTTPError(414, f"the query string is longer than {limit} characters")
+        if "%00" in query or "\x00" in query:
+            raise HTTPError(400, "the query string contains a NUL byte")
         try:
             pairs = parse_qsl(
                 wsgi_text(query, "query string"),
@@ -189,7 +196,7 @@ class Request:
         A value that is not an integer or lies outside ``minimum..maximum`` is a 400; so is a
         missing parameter when no *default* is given.
         """
-        value = self._typed(name, default, CONVERTERS["int"] or int, "an integer")
+        value = self._typed(name, default, to_int, "an integer")
         return self._check_range(name, value, default, minimum, maximum)
 
     @overload

@@ -22,12 +22,24 @@ _FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").f
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}").fullmatch
 # Enough digits for any 64-bit id; longer runs are not ids and would make int() slow.
 _MAX_INT_DIGITS: Final = 30
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
 
 
 def _to_int(segment: str) -> int | None:
     if len(segment) > _MAX_INT_DIGITS or _INT(segment) is None:
         return None
     return int(segment)
+
+
+def _to_int64(segment: str) -> int | None:
+    # Path fields are ids: a value beyond a signed 64-bit integer (PostgreSQL's bigint) names
+    # nothing that can exist, so the route does not match (a 404) rather than the database
+    # refusing the value later.
+    if len(segment) > 20 or _INT(segment) is None:
+        return None
+    value = int(segment)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
 def _to_float(segment: str) -> float | None:
@@ -45,11 +57,13 @@ def _to_uuid(segment: str) -> UUID | None:
 # specific first, so /items/{id:int} and /items/{slug} can live side by side.
 CONVERTERS: Final[dict[str, Converter | None]] = {
     "uuid": _to_uuid,
-    "int": _to_int,
+    "int": _to_int64,
     "float": _to_float,
     "str": None,  # the segment itself
 }
 KINDS: Final = (*CONVERTERS, "path")
+to_int: Final = _to_int
+"""Decimal text to an int of any size (query parameters; bounds come from the caller)."""
 PRECEDENCE: Final[dict[str, int]] = {kind: rank for rank, kind in enumerate(KINDS)}
 
 # Names a field cannot have: they are the positional parameters of every resource method.
