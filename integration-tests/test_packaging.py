@@ -50,6 +50,44 @@ def test_a_sub_package_without_py_typed_is_caught(tree: Path):
     assert any("py.typed" in p for p in check_packages.check_sources(tree))
 
 
+def test_an_undeclared_sibling_import_is_caught(tree: Path):
+    pyproject = tree / "packages/kata-container/pyproject.toml"
+    text = pyproject.read_text()
+    assert '"kata-codec>=0.1,<1",' in text
+    pyproject.write_text(text.replace('"kata-codec>=0.1,<1",', ""))
+    problems = check_packages.check_sources(tree)
+    assert any(
+        "kata-container/src/kata/container/" in p and "imports kata.codec" in p and "kata-codec" in p
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import kata.db\n",
+        "from kata.db import Object\n",
+        "from kata import db\n",
+        "def f():\n    import kata.db.model\n",
+    ],
+    ids=["import", "from-module", "from-kata", "inside-a-function"],
+)
+def test_every_form_of_import_is_seen(tree: Path, source: str):
+    (tree / "packages/kata-cache/src/kata/cache/_extra.py").write_text(source)
+    problems = check_packages.check_sources(tree)
+    assert problems == [
+        "packages/kata-cache/src/kata/cache/_extra.py: imports kata.db, but kata-cache does not declare "
+        "kata-orm in its pyproject's dependencies"
+    ]
+
+
+def test_a_declared_sibling_import_passes(tree: Path):
+    (tree / "packages/kata-schema/src/kata/schema/_extra.py").write_text(
+        "import kata.db\nfrom kata.db import x\n"
+    )
+    assert check_packages.check_sources(tree) == []
+
+
 def test_a_module_owned_twice_is_caught(tree: Path):
     (tree / "packages/kata-container/src/kata/cache").mkdir()
     assert any("kata.cache is in both" in p for p in check_packages.check_sources(tree))

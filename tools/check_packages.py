@@ -6,6 +6,8 @@
 * Every other distribution ships only its own ``kata/<sub>/`` folders, each with py.typed.
 * No wheel holds another distribution's modules, and no sub-package wheel holds
   ``kata/__init__.py``.
+* Every sibling kata package that a distribution's source imports is declared in its
+  pyproject's ``dependencies``.
 
 Run it from anywhere: ``python tools/check_packages.py [--dist DIR]``. Exit status 1 lists
 every broken rule.
@@ -15,11 +17,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # hatchling, which builds the wheels, brings tomli on Python 3.10
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 ROOT = Path(__file__).resolve().parent.parent
 UMBRELLA = "kata"
@@ -64,6 +72,57 @@ def _module_level_kata_imports(tree: ast.Module) -> list[str]:
     return found
 
 
+def declared(root: Path, dist: str) -> set[str]:
+    """The distributions *dist*'s pyproject lists in ``[project] dependencies``, normalised."""
+    with open(root / "packages" / dist / "pyproject.toml", "rb") as f:
+        requirements = tomllib.load(f).get("project", {}).get("dependencies", [])
+    names = set()
+    for requirement in requirements:
+        found = re.match(r"[A-Za-z0-9._-]+", requirement)
+        if found:
+            names.add(re.sub(r"[._-]+", "-", found.group(0)).lower())
+    return names
+
+
+def _imported_subpackages(tree: ast.Module) -> set[str]:
+    """The ``kata.<sub>`` packages a module imports, anywhere in it (functions included)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "kata" and len(parts) > 1:
+                    found.add(parts[1])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] != "kata":
+                continue
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:  # from kata import cache
+                found.update(alias.name for alias in node.names)
+    return found
+
+
+def check_imports(root: Path = ROOT) -> list[str]:
+    """Every sibling a distribution's source imports must be among its declared dependencies."""
+    owned = distributions(root)
+    owner = {sub: dist for dist, subs in owned.items() for sub in subs}
+    problems = []
+    for dist, subs in owned.items():
+        needs = declared(root, dist)
+        for sub in sorted(subs):
+            for path in sorted((root / "packages" / dist / "src" / "kata" / sub).rglob("*.py")):
+                for imported in sorted(_imported_subpackages(ast.parse(path.read_text(), str(path)))):
+                    sibling = owner.get(imported)
+                    if sibling is not None and sibling != dist and sibling not in needs:
+                        problems.append(
+                            f"{path.relative_to(root)}: imports kata.{imported}, but {dist} does not "
+                            f"declare {sibling} in its pyproject's dependencies"
+                        )
+    return problems
+
+
 def check_sources(root: Path = ROOT) -> list[str]:
     """The namespace rules on the source tree; returns one message per broken rule."""
     problems = []
@@ -96,7 +155,7 @@ def check_sources(root: Path = ROOT) -> list[str]:
             )
     if not (root / "packages" / UMBRELLA / "src" / "kata" / "py.typed").is_file():
         problems.append(f"packages/{UMBRELLA}/src/kata: missing py.typed")
-    return problems
+    return problems + check_imports(root)
 
 
 def build_wheels(out: Path, root: Path = ROOT) -> dict[str, Path]:

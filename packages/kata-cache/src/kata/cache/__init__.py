@@ -27,7 +27,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from kata.cache._base import Cache
-from kata.cache._config import SectionError, build
+from kata.cache._config import (
+    SETTINGS,
+    CacheSettings,
+    MemcachedSettings,
+    MemorySettings,
+    RedisSettings,
+    SectionError,
+    build,
+)
+from kata.cache._config import check as _check
 from kata.cache._errors import CacheError
 from kata.cache._memcached import MemcachedCache
 from kata.cache._memory import MemoryCache
@@ -35,12 +44,17 @@ from kata.cache._redis import RedisCache
 from kata.cache._stats import CacheStats
 
 __all__ = [
+    "SETTINGS",
     "Cache",
     "CacheError",
+    "CacheSettings",
     "CacheStats",
     "MemcachedCache",
+    "MemcachedSettings",
     "MemoryCache",
+    "MemorySettings",
     "RedisCache",
+    "RedisSettings",
     "SectionError",
     "caches",
     "check",
@@ -55,13 +69,14 @@ _lock = threading.Lock()
 def initialize(section: Mapping[str, Any]) -> None:
     """Configure the cache instances from the ``cache:`` section (a mapping of name to settings).
 
-    Each entry has a ``type`` (``memory``, ``redis`` or ``memcached``) and that type's
-    options; afterwards ``kata.cache.<name>`` is the instance. Calling it again replaces the
+    Each entry has a ``type`` (``memory``, ``redis`` or ``memcached``) and that type's keys
+    (:class:`MemorySettings`, :class:`RedisSettings`, :class:`MemcachedSettings`);
+    afterwards ``kata.cache.<name>`` is the instance. Calling it again replaces the
     instances and closes the old ones' connections. A bad section raises
-    :class:`SectionError` (a ValueError) naming the entry and key, and leaves the previous
-    configuration in place.
+    :class:`SectionError` naming the entry and key, and leaves the previous configuration
+    in place and working.
     """
-    new = build(section, lambda name: name in globals())
+    new = build(check(section))
     with _lock:
         old = list(_instances.values())
         _instances.clear()
@@ -70,14 +85,15 @@ def initialize(section: Mapping[str, Any]) -> None:
         cache.close()
 
 
-def check(section: Mapping[str, Any]) -> None:
-    """Raise :class:`SectionError` if :func:`initialize` would refuse *section*; change nothing.
+def check(section: Mapping[str, Any]) -> dict[str, CacheSettings]:
+    """Check *section* against the schemas and return the typed settings of each entry.
 
-    For a caller that checks a whole configuration before applying any of it. No server is
-    contacted (clients connect on first use), and the configured instances stay as they are.
+    Strings are converted by the key's type (``timeout: "0.5"``, ``db: "2"``), as values
+    substituted from ``${VAR}`` need. Raises :class:`SectionError` (``.key`` is the dotted
+    key inside the section, e.g. ``"main.timeout"``) for the first mistake. It has no side
+    effects: no server is contacted, the configured instances stay as they are.
     """
-    for cache in build(section, lambda name: name in globals()).values():
-        cache.close()
+    return _check(section, lambda name: name in globals())
 
 
 def caches() -> dict[str, Cache]:
