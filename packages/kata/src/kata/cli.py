@@ -28,10 +28,12 @@ The kata command: create a project, serve it, and look after its routes, schema 
     kata routes                   the routes the app serves
     kata schema status|apply|reset|new NAME
     kata check                    load the config, reach the database and every cache
+    kata --version                the installed kata distributions and Python
 
 Run it from the project folder (the one holding config/, schema/ and the package). The
 configuration is --config, else $CONFIG, else config/dev.yaml; the app is --app, else the
-package named like the project folder.
+project's package (named like the folder, or named in pytest.ini, or the one that calls
+kata.config.app()).
 """
 
 
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kata", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     new = commands.add_parser("new", help="lay out a new project")
@@ -69,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the development server, reloading on change")
     _project_options(serve, app=True)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--port", type=int, default=_default_port(), help="default: $PORT (as gunicorn reads it), else 8000"
+    )
     serve.add_argument("--no-reload", dest="reload", action="store_false", help="do not watch for changes")
     serve.set_defaults(run=_serve)
 
@@ -109,6 +114,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_port() -> int:
+    port = os.environ.get("PORT", "")
+    return int(port) if port.isdigit() else 8000
+
+
+def _version() -> str:
+    """``kata X.Y.Z`` and the version of each kata distribution installed beside it."""
+    from importlib import metadata
+
+    parts = []
+    for name in ("kata-router", "kata-orm", "kata-schema", "kata-cache", "kata-container", "kata-codec"):
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    return f"kata {metadata.version('kata')} ({', '.join(parts)}; Python {sys.version.split()[0]})"
+
+
 def _project_options(parser: argparse.ArgumentParser, app: bool = False, schema: bool = False) -> None:
     parser.add_argument(
         "--config", type=Path, help="the configuration file (default: $CONFIG or config/dev.yaml)"
@@ -145,17 +168,51 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def app_spec(args: argparse.Namespace) -> tuple[str, str]:
-    """(module, attribute) of the app: --app, or the package named like the current folder."""
-    spec = args.app
-    if not spec:
-        here = Path.cwd()
-        if not (here / here.name / "__init__.py").is_file():
-            raise CommandError(
-                f"no package {here.name}/ here: run this from the project folder, or pass --app MODULE[:ATTR]"
-            )
-        spec = here.name
+    """(module, attribute) of the app: --app, else the project's package (see :func:`find_package`)."""
+    spec = args.app or find_package(Path.cwd())
     module, _, attribute = spec.partition(":")
     return module, attribute or "app"
+
+
+def find_package(here: Path) -> str:
+    """The package that makes the app, in the project folder *here*.
+
+    The package named like the folder (the guide's myproject/myproject/), else the one
+    pytest.ini names as ``kata_app`` (``kata new`` writes it), else the one package whose
+    ``__init__.py`` calls ``kata.config.app()``: the folder's name need not match.
+    """
+    if (here / here.name / "__init__.py").is_file():
+        return here.name
+    named = _pytest_ini_app(here / "pytest.ini")
+    if named:
+        return named
+    found = sorted(
+        init.parent.name
+        for init in here.glob("*/__init__.py")
+        if "kata.config.app()" in init.read_text(encoding="utf-8", errors="replace")
+    )
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CommandError(
+            f"several packages here make an app ({', '.join(found)}): pass --app MODULE[:ATTR]"
+        )
+    raise CommandError(
+        f"no package here makes an app (no {here.name}/__init__.py, no package calling "
+        "kata.config.app()): run this from the project folder, or pass --app MODULE[:ATTR]"
+    )
+
+
+def _pytest_ini_app(path: Path) -> str:
+    import configparser
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return ""
+    module = parser.get("pytest", "kata_app", fallback="").strip()
+    return module if module and (path.parent / module / "__init__.py").is_file() else ""
 
 
 def load_app(args: argparse.Namespace) -> Any:
@@ -178,6 +235,7 @@ def _new(args: argparse.Namespace) -> int:
     where = project.create(args.name, args.dir)
     print(f"Created {where}/ (the project {args.name}). Next:\n")
     print(f"    cd {where}")
+    print("    pip install -r requirements-dev.txt   # pytest for the tests, gunicorn for serving")
     print("    kata schema apply     # creates the tables, in an embedded PostgreSQL under config/")
     print("    kata serve            # http://127.0.0.1:8000/foo/bar/123")
     print("    pytest                # the tests in tests/")

@@ -15,6 +15,7 @@ fails here, with :class:`ConfigError` naming the file, the key path and what was
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from kata.configfile import ConfigError, Settings, library_error, load
 
-__all__ = ["ConfigError", "Settings", "app", "close", "initialize", "load", "settings"]
+__all__ = ["ConfigError", "Settings", "app", "close", "exit_under_server", "initialize", "load", "settings"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -86,6 +87,19 @@ def initialize(path: str | os.PathLike[str], bare: bool = False) -> None:
         raise
     _release_embedded(previous, keep=embedded_dir)
     _state = attempt
+
+
+def exit_under_server(exc: ConfigError) -> None:
+    """Under gunicorn, print *exc* as one line and exit as a worker that failed to boot.
+
+    gunicorn would otherwise log the ConfigError's traceback for every worker it starts and
+    start them again; its "failed to boot" status makes it stop. Elsewhere this returns.
+    """
+    arbiter = sys.modules.get("gunicorn.arbiter")
+    if arbiter is None:
+        return
+    print(f"kata: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(arbiter.Arbiter.WORKER_BOOT_ERROR)
 
 
 def app() -> WSGIApp:

