@@ -56,12 +56,45 @@ def test_the_tracking_table_records_version_name_checksum_time_and_duration(db, 
     assert kata.schema.status(schema).applied == (applied,)
 
 
-def test_apply_after_n_runs_only_the_migrations_numbered_above_it(db, write, run, schema):
+def test_apply_after_n_records_up_to_n_as_a_baseline_and_runs_only_newer(db, write, run, schema):
     run(LOG)  # as if 1 and 2 had been applied to this database some other way
     write({f"{v}-m{v}.sql": f"INSERT INTO log (version) VALUES ({v});" for v in (1, 2, 3, 4)})
     assert [a.version for a in kata.schema.apply(schema, 2)] == [3, 4]
     assert logged(run) == [3, 4]
-    assert [m.version for m in kata.schema.status(schema).pending] == [1, 2]
+    assert run("SELECT version, baseline FROM kata_migrations ORDER BY version") == [
+        (1, True),
+        (2, True),
+        (3, False),
+        (4, False),
+    ]
+    found = kata.schema.status(schema)
+    assert found.pending == ()
+    assert [(a.version, a.baseline) for a in found.applied] == [(1, True), (2, True), (3, False), (4, False)]
+    # A later plain apply runs only what is newer than everything recorded.
+    write({"5-m5.sql": "INSERT INTO log (version) VALUES (5);"})
+    assert [a.version for a in kata.schema.apply(schema)] == [5]
+    assert logged(run) == [3, 4, 5]
+
+
+def test_a_baseline_beyond_every_file_records_them_all_and_runs_nothing(db, write, run, schema):
+    write({"1-a.sql": "CREATE TABLE never (id int);", "2-b.sql": "CREATE TABLE nor (id int);"})
+    assert kata.schema.apply(schema, 10) == []
+    assert tables(run) == {"kata_migrations"}
+    assert run("SELECT version, baseline FROM kata_migrations ORDER BY version") == [(1, True), (2, True)]
+    assert kata.schema.apply(schema) == []
+
+
+def test_a_tracking_table_from_before_baselines_gains_the_column(db, write, run, schema):
+    run(
+        "CREATE TABLE public.kata_migrations (version bigint PRIMARY KEY, name text NOT NULL, "
+        "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), duration interval NOT NULL)"
+    )
+    write({"1-a.sql": "SELECT 1;", "2-b.sql": "SELECT 2;"})
+    digest = hashlib.sha256(b"SELECT 1;").hexdigest()
+    run(f"INSERT INTO kata_migrations VALUES (1, 'a', '{digest}', now(), '1 second')")
+    assert [(a.version, a.baseline) for a in kata.schema.status(schema).applied] == [(1, False)]
+    assert [a.version for a in kata.schema.apply(schema)] == [2]
+    assert run("SELECT version, baseline FROM kata_migrations ORDER BY version") == [(1, False), (2, False)]
 
 
 def test_applying_again_does_nothing(db, write, run, schema):
@@ -80,16 +113,37 @@ def test_applying_again_does_nothing(db, write, run, schema):
     assert logged(run) == [1, 2, 3]
 
 
-def test_an_unapplied_migration_older_than_the_newest_is_applied_with_a_warning(
-    db, write, run, schema, caplog
-):
+def test_an_unapplied_migration_older_than_the_newest_is_refused_unless_out_of_order(db, write, run, schema):
     write({"1-a.sql": LOG, "3-c.sql": "INSERT INTO log (version) VALUES (3);"})
     kata.schema.apply(schema)
+    write(
+        {
+            "2-b.sql": "INSERT INTO log (version) VALUES (2);",
+            "4-d.sql": "INSERT INTO log (version) VALUES (4);",
+        }
+    )
+    with pytest.raises(MigrationError) as caught:
+        kata.schema.apply(schema)
+    assert caught.value.path == schema / "2-b.sql"
+    assert str(caught.value).startswith(
+        f"{schema / '2-b.sql'}: not applied, yet older than the newest applied migration 3-c"
+    )
+    assert "out_of_order=True" in str(caught.value)
+    assert logged(run) == [3]
+    assert tracked(run) == [1, 3]
+    assert [a.version for a in kata.schema.apply(schema, out_of_order=True)] == [2, 4]
+    assert logged(run) == [3, 2, 4]
+
+
+def test_a_baseline_counts_as_applied_for_the_order(db, write, run, schema):
+    write({"1-a.sql": LOG, "3-c.sql": "INSERT INTO log (version) VALUES (3);"})
+    kata.schema.apply(schema, 3)
     write({"2-b.sql": "INSERT INTO log (version) VALUES (2);"})
-    with caplog.at_level(logging.WARNING, logger="kata.schema"):
-        assert [a.version for a in kata.schema.apply(schema)] == [2]
-    assert "out of order" in caplog.text
-    assert logged(run) == [3, 2]
+    with pytest.raises(
+        MigrationError,
+        match=re.escape("2-b.sql: not applied, yet older than the newest applied migration 3-c"),
+    ):
+        kata.schema.apply(schema)
 
 
 def test_each_applied_migration_is_logged_with_its_duration(db, write, schema, caplog):
@@ -248,7 +302,7 @@ def test_a_failing_non_transactional_file_says_what_took_effect_and_is_not_recor
 def test_a_non_transactional_file_failing_at_once_says_nothing_took_effect(db, write, schema):
     write({"1-a.sql": "-- kata:no-transaction\nCREATE INDEX CONCURRENTLY i ON nowhere (id);"})
     with pytest.raises(
-        MigrationError, match="no statement of this file took effect; it is not recorded as applied"
+        MigrationError, match="no statement before it took effect; the file is not recorded as applied"
     ):
         kata.schema.apply(schema)
 
@@ -261,8 +315,8 @@ def test_every_file_to_apply_is_checked_before_the_first_runs(db, write, run, sc
     write({"2-b.sql": "COMMIT;"})
     with pytest.raises(MigrationError, match="COMMIT would end the transaction"):
         kata.schema.apply(schema)
-    write({"2-b.sql": "-- nothing yet\n"})
-    with pytest.raises(MigrationError, match=re.escape(f"{schema / '2-b.sql'}: contains no SQL statement")):
+    write({"2-b.sql": " \n\n"})
+    with pytest.raises(MigrationError, match=re.escape(f"{schema / '2-b.sql'}: the file is empty")):
         kata.schema.apply(schema)
     assert tables(run) == set()
 

@@ -22,7 +22,7 @@ def tables(run):
     return {row[0] for row in run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
-def test_reset_drops_the_public_schema_and_applies_everything_again(db, write, run, schema):
+def test_reset_empties_the_database_and_applies_everything_again(db, write, run, schema):
     write(MIGRATIONS)
     kata.schema.apply(schema)
     run(
@@ -33,8 +33,8 @@ def test_reset_drops_the_public_schema_and_applies_everything_again(db, write, r
     assert tables(run) == {"users", "kata_migrations"}
     assert run("SELECT name FROM users ORDER BY id") == [("ada",), ("grace",)]
     assert run("SELECT version FROM kata_migrations ORDER BY version") == [(1,), (2,), (3,)]
-    # Only the public schema is what reset manages.
-    assert run("SELECT count(*) FROM keep.t") == [(0,)]
+    # A schema no migration made is gone too: the database is as new.
+    assert run("SELECT count(*) FROM pg_namespace WHERE nspname = 'keep'") == [(0,)]
 
 
 def test_reset_of_a_new_database_applies_everything(db, write, run, schema):
@@ -179,7 +179,67 @@ def test_models_see_the_tables_as_reset_leaves_them(db, write, schema):
     with pytest.raises(kata.db.UnknownColumnError):
         Thing.create([{"name": "c"}])
 
-    (schema / "1-thing.sql").unlink()
-    kata.schema.reset(schema)  # no migration left: the table is gone, and the model knows it
+    write({"1-thing.sql": "CREATE TABLE other (id int);"})
+    kata.schema.reset(schema)  # the table is gone, and the model knows it
     with pytest.raises(kata.db.UnknownTableError):
         Thing.count()
+
+
+def test_reset_leaves_the_database_as_new_whatever_schema_the_migrations_used(db, write, run, schema):
+    write(
+        {
+            "1-users.sql": "CREATE TABLE users (id serial PRIMARY KEY);",
+            "51-utils.sql": (
+                "CREATE SCHEMA utils;\n"
+                "CREATE EXTENSION citext SCHEMA utils;\n"
+                "CREATE TYPE utils.mood AS ENUM ('ok', 'sad');\n"
+                "CREATE TABLE utils.notes (id int, mood utils.mood, email utils.citext);\n"
+                "CREATE FUNCTION utils.twice(n int) RETURNS int LANGUAGE sql RETURN n * 2;\n"
+                "CREATE FUNCTION public.stop_drops() RETURNS event_trigger LANGUAGE plpgsql AS $$\n"
+                "BEGIN RAISE EXCEPTION 'no dropping'; END $$;\n"
+                "CREATE EVENT TRIGGER no_drops ON sql_drop EXECUTE FUNCTION public.stop_drops();\n"
+                "SELECT lo_create(4242);\n"
+            ),
+        }
+    )
+    kata.schema.apply(schema)
+    run(
+        "INSERT INTO utils.notes VALUES (1, 'sad', 'A@B'); CREATE SCHEMA scratch; CREATE TABLE scratch.t (id int)"
+    )
+    assert [a.version for a in kata.schema.reset(schema)] == [1, 51]
+    assert run("SELECT count(*) FROM utils.notes") == [(0,)]  # the row did not survive
+    assert run("SELECT utils.twice(21)") == [(42,)]
+    assert run("SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' ORDER BY 1") == [
+        ("information_schema",),
+        ("public",),
+        ("utils",),
+    ]
+    assert run("SELECT count(*) FROM pg_largeobject_metadata") == [(1,)]
+
+
+def test_reset_with_nothing_to_apply_back_leaves_nothing_a_migration_made(db, write, run, schema):
+    write({"1-all.sql": MIGRATIONS["1-users.sql"]})
+    run(
+        "CREATE SCHEMA utils; CREATE EXTENSION hstore; CREATE TYPE utils.t AS (a int);"
+        "CREATE FUNCTION utils.f() RETURNS int LANGUAGE sql RETURN 1; SELECT lo_create(77);"
+        "CREATE PUBLICATION everything FOR ALL TABLES"
+    )
+    kata.schema.reset(schema)
+    assert run("SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' ORDER BY 1") == [
+        ("information_schema",),
+        ("public",),
+    ]
+    assert run("SELECT extname FROM pg_extension") == [("plpgsql",)]
+    assert run("SELECT count(*) FROM pg_largeobject_metadata") == [(0,)]
+    assert run("SELECT count(*) FROM pg_publication") == [(0,)]
+    assert tables(run) == {"users", "kata_migrations"}
+
+
+def test_reset_refuses_a_folder_with_no_migrations(db, write, run, schema):
+    write(MIGRATIONS)
+    kata.schema.apply(schema)
+    for path in list(schema.iterdir()):
+        path.unlink()
+    with pytest.raises(MigrationError, match="holds no migration; reset\\(\\) refuses"):
+        kata.schema.reset(schema)
+    assert run("SELECT count(*) FROM users") == [(2,)]

@@ -1,10 +1,10 @@
 import pytest
 
-from kata.schema.splitter import Statement, UnterminatedError, split
+from kata.schema.splitter import SplitError, Statement, UnterminatedError, split
 
 
-def texts(sql: str) -> list[str]:
-    return [statement.text for statement in split(sql)]
+def texts(sql: str, standard_strings: bool = True) -> list[str]:
+    return [statement.text for statement in split(sql, standard_strings=standard_strings)]
 
 
 def test_statements_end_at_semicolons_and_keep_their_first_line():
@@ -135,3 +135,80 @@ def test_unterminated_text_is_an_error_naming_its_first_line(sql, what, line):
         split(sql)
     assert caught.value.line == line
     assert str(caught.value) == f"{what} starting on line {line} is never closed"
+
+
+def test_begin_inside_parentheses_opens_no_block():
+    sql = (
+        "CREATE FUNCTION period_len(begin date, finish date) RETURNS int\n"
+        "    LANGUAGE sql AS $$ SELECT finish - begin $$;\n"
+        "CREATE TABLE t (id int);\n"
+        "COMMIT;\n"
+    )
+    assert [s.keywords[:2] for s in split(sql)] == [("create", "function"), ("create", "table"), ("commit",)]
+
+
+def test_a_rules_parenthesised_action_list_is_one_statement():
+    sql = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;"
+    assert texts(sql) == [
+        "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))",
+        "SELECT 1",
+    ]
+
+
+def test_begin_counts_only_in_create_function_or_procedure_and_case_only_inside_begin():
+    # CASE ... END outside a BEGIN block counts for nothing, in a function or not.
+    assert (
+        len(
+            split(
+                "CREATE FUNCTION f(n int) RETURNS int LANGUAGE sql RETURN CASE WHEN n > 0 THEN 1 END; SELECT 2"
+            )
+        )
+        == 2
+    )
+    # A table named begin, a trigger, a view: no block.
+    assert len(split("CREATE TABLE begin (id int); CREATE VIEW v AS SELECT 1 AS begin; SELECT 3")) == 3
+    # Quoted words are identifiers, never keywords.
+    assert len(split("CREATE FUNCTION \"begin\"() RETURNS int LANGUAGE sql AS 'SELECT 1'; SELECT 2")) == 2
+    # Inside BEGIN ATOMIC a CASE has its own END.
+    sql = "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END; SELECT 3"
+    assert len(split(sql)) == 2
+
+
+def test_standard_conforming_strings_off_makes_backslash_escape_quotes():
+    sql = "SET standard_conforming_strings = off;\nSELECT 'a\\'; b';\nSET standard_conforming_strings TO on;\nSELECT 'c\\';"
+    assert texts(sql) == [
+        "SET standard_conforming_strings = off",
+        "SELECT 'a\\'; b'",
+        "SET standard_conforming_strings TO on",
+        "SELECT 'c\\'",
+    ]
+    # A session that starts with it off (ALTER DATABASE ... SET) reads the file that way too.
+    assert texts(
+        "SELECT 'a\\'; b'; RESET standard_conforming_strings; SELECT 'x\\';'", standard_strings=False
+    ) == [
+        "SELECT 'a\\'; b'",
+        "RESET standard_conforming_strings",  # back to the session's default: off
+        "SELECT 'x\\';'",
+    ]
+
+
+def test_copy_from_stdin_takes_the_lines_up_to_the_end_marker_as_data():
+    sql = "CREATE TABLE t (a text);\nCOPY t (a) FROM stdin;\nsemi; colon\n'quote\n\\.\nSELECT 1;\n"
+    statements = split(sql)
+    assert [(s.text, s.line, s.copy_data) for s in statements] == [
+        ("CREATE TABLE t (a text)", 1, None),
+        ("COPY t (a) FROM stdin", 2, "semi; colon\n'quote\n\\.\n"),
+        ("SELECT 1", 6, None),
+    ]
+
+
+@pytest.mark.parametrize("command", ["\\set x 1", "\\connect other", "\\i other.sql", "\\gset"])
+def test_psql_meta_commands_are_errors_naming_their_line(command):
+    with pytest.raises(SplitError) as caught:
+        split(f"SELECT 1;\n{command}\nSELECT 2;")
+    assert caught.value.line == 2
+    assert str(caught.value).startswith(f"psql meta-command {command.split()[0]} is not SQL")
+
+
+def test_pg_dumps_restrict_lines_are_skipped():
+    assert texts("\\restrict abc123\nSELECT 1;\n\\unrestrict abc123\n") == ["SELECT 1"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 
 class MigrationError(Exception):
@@ -19,3 +23,12 @@ class MigrationError(Exception):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+@contextmanager
+def database_errors(doing: str) -> Iterator[None]:
+    """Raise a psycopg error from the block as a MigrationError saying what was being done."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise MigrationError(f"database error while {doing}: {str(exc).strip()}") from exc

@@ -10,13 +10,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kata.schema.errors import MigrationError
-from kata.schema.splitter import Statement, UnterminatedError, split
+from kata.schema.splitter import SplitError, Statement, split
 
 NO_TRANSACTION_MARKER = "-- kata:no-transaction"
 
 _FILENAME = re.compile(r"(?P<version>[0-9]+)-(?P<name>.+)\.sql")
-_MARKER = re.compile(r"--\s*kata:\s*no-transaction\s*")
-_DIRECTIVE = re.compile(r"--\s*kata:")
+_MARKER = re.compile(r"--\s*kata:\s*no-transaction\s*", re.IGNORECASE)
+# A first-line comment that looks meant as a marker but is not one (--kata no_transaction,
+# -- no-transaction) is refused rather than silently running the file in a transaction.
+_NEAR_MISS = re.compile(r"--.*(?:kata|no[-_ ]?transaction)", re.IGNORECASE)
 _MAX_VERSION = 2**63 - 1  # the tracking table stores versions as bigint
 # Statements that end or start a transaction would commit a migration apart from its
 # tracking row; ROLLBACK TO (a savepoint) stays inside the transaction and is allowed.
@@ -42,15 +44,17 @@ class Migration:
     transactional: bool
     sql: str = field(repr=False)
 
-    def statements(self) -> list[Statement]:
-        """The file's statements, in order; MigrationError naming the file for unclosed text.
+    def statements(self, *, standard_strings: bool = True) -> list[Statement]:
+        """The file's statements, in order, split as psql splits them.
 
-        A transactional file may not contain BEGIN, COMMIT, ROLLBACK and the like, which
-        would commit its work apart from its tracking row.
+        *standard_strings* is the session's ``standard_conforming_strings`` the file starts
+        with. Unclosed text and psql backslash commands are a MigrationError naming the file
+        and line. A transactional file may not contain BEGIN, COMMIT, ROLLBACK and the like,
+        which would commit its work apart from its tracking row.
         """
         try:
-            statements = split(self.sql)
-        except UnterminatedError as exc:
+            statements = split(self.sql, standard_strings=standard_strings)
+        except SplitError as exc:
             raise MigrationError(
                 f"{self.path}, line {exc.line}: {exc}", path=self.path, line=exc.line
             ) from None
@@ -128,9 +132,10 @@ def _read(path: Path) -> Migration:
     lines = sql.splitlines()
     first = lines[0].strip() if lines else ""
     transactional = _MARKER.fullmatch(first) is None
-    if transactional and _DIRECTIVE.match(first):
+    if transactional and _NEAR_MISS.match(first):
         raise MigrationError(
-            f"{path}, line 1: unknown marker {first!r}; the only one is {NO_TRANSACTION_MARKER!r}",
+            f"{path}, line 1: unknown marker {first!r}; the only one is {NO_TRANSACTION_MARKER!r} "
+            f"(in any letter case)",
             path=path,
             line=1,
         )

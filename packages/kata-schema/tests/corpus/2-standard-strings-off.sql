@@ -1,0 +1,11 @@
+CREATE TABLE texts (body text);
+SET standard_conforming_strings = off;
+-- Now a backslash escapes in an ordinary string, as in an E'' string.
+INSERT INTO texts VALUES ('it\'s; one statement');
+INSERT INTO texts VALUES ('two\\'), ('three;');
+SET standard_conforming_strings TO 'on';
+INSERT INTO texts VALUES ('back\'), ('to standard;');
+SET standard_conforming_strings = false;
+INSERT INTO texts VALUES ('again\'; still one');
+RESET standard_conforming_strings;
+INSERT INTO texts VALUES ('reset\');
