@@ -44,7 +44,8 @@ def test_a_commit_after_a_parameter_named_begin_is_refused_before_anything_runs(
     assert functions(run) == set()
 
 
-def test_nothing_applied_is_said_only_when_nothing_remains(db, write, run, schema):
+def test_what_took_effect_is_said_as_the_database_has_it(db, write, run, schema):
+    # In a transaction, nothing stays.
     write({"1-a.sql": PERIOD_LEN + "INSERT INTO periods VALUES (period_len('2026-01-01', 'x'));\n"})
     with pytest.raises(MigrationError) as caught:
         kata.schema.apply(schema)
@@ -52,6 +53,20 @@ def test_nothing_applied_is_said_only_when_nothing_remains(db, write, run, schem
     assert "nothing from this file was applied" in str(caught.value)
     assert tables(run) == {"kata_migrations"}
     assert functions(run) == set()
+    # Outside one, the statements before the failing one stay, and the message lists them.
+    write(
+        {
+            "1-a.sql": "-- kata:no-transaction\n"
+            + PERIOD_LEN
+            + "COMMIT;\nINSERT INTO periods VALUES (period_len('2026-01-01', 'x'));\n"
+        }
+    )
+    with pytest.raises(MigrationError) as caught:
+        kata.schema.apply(schema)
+    assert caught.value.line == 6
+    assert "the statements before it (on lines 2, 4, 5) took effect and stay" in str(caught.value)
+    assert tables(run) == {"kata_migrations", "periods"}
+    assert functions(run) == {"period_len"}
     assert tracked(run) == []
 
 
