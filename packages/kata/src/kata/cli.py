@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +95,16 @@ def _parser() -> argparse.ArgumentParser:
         _project_options(sub, schema=True)
         if action == "apply":
             sub.add_argument(
-                "--after", type=int, default=0, metavar="N", help="apply only migrations after the Nth"
+                "--after",
+                type=int,
+                default=0,
+                metavar="N",
+                help="the database already has migrations up to N: record them as a baseline, apply only newer",
+            )
+            sub.add_argument(
+                "--out-of-order",
+                action="store_true",
+                help="also apply pending migrations older than the newest applied one",
             )
             sub.add_argument(
                 "--accept-changed",
@@ -283,7 +294,8 @@ def _schema(args: argparse.Namespace) -> int:
             return _status(kata.schema.status(folder))
         started = time.perf_counter()
         if args.action == "apply":
-            changed = kata.schema.status(folder).changed
+            before = kata.schema.status(folder)
+            changed = before.changed
             if changed and not args.accept_changed:
                 names = ", ".join(str(m.path) for m in changed)
                 raise CommandError(
@@ -291,11 +303,20 @@ def _schema(args: argparse.Namespace) -> int:
                     "in a new migration, or run kata schema apply --accept-changed to keep the files "
                     "as they are without running them again"
                 )
-            done = kata.schema.apply(folder, args.after, accept_changed=args.accept_changed)
+            with _printing_notices():
+                done = kata.schema.apply(
+                    folder, args.after, accept_changed=args.accept_changed, out_of_order=args.out_of_order
+                )
             for accepted in changed:
                 print(f"accepted {accepted.version}-{accepted.name}  (changed since applied; not run again)")
+            for pending in before.pending:
+                if pending.version <= args.after:
+                    print(
+                        f"baseline {pending.version}-{pending.name}  (recorded as already in the database; not run)"
+                    )
         else:
-            done = kata.schema.reset(folder)
+            with _printing_notices():
+                done = kata.schema.reset(folder)
         for migration in done:
             print(f"applied  {migration.version}-{migration.name}  {_ms(migration.duration.total_seconds())}")
         what = f"{len(done)} migration{'s' if len(done) != 1 else ''} applied" if done else "nothing to apply"
@@ -312,7 +333,9 @@ def _status(status: Status) -> int:
     missing = {m.version for m in status.missing}
     rows: list[tuple[int, str, str, str]] = []
     for applied in status.applied:
-        state = "CHANGED since applied" if applied.version in changed else "applied"
+        state = "baseline" if applied.baseline else "applied"
+        if applied.version in changed:
+            state = "CHANGED since applied"
         if applied.version in missing:
             state = "applied, file MISSING"
         when = f"{applied.applied_at:%Y-%m-%d %H:%M:%S} in {_ms(applied.duration.total_seconds())}"
@@ -323,6 +346,31 @@ def _status(status: Status) -> int:
     print(f"{len(status.applied)} applied, {len(status.pending)} pending")
     # Changed or missing files mean the database and schema/ disagree: a non-zero exit.
     return 1 if changed or missing else 0
+
+
+@contextmanager
+def _printing_notices() -> Iterator[None]:
+    """Print what migrations say while they run: the NOTICE and WARNING messages the server
+    sends (``kata.schema`` logs them with file and line) and kata.schema's own warnings."""
+    logger = logging.getLogger("kata.schema")
+    handler = _NoticePrinter()
+    level = logger.level
+    logger.addHandler(handler)
+    if not logger.isEnabledFor(logging.INFO):
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+class _NoticePrinter(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "migration_notice", False):
+            print(record.getMessage(), flush=True)
+        elif record.levelno >= logging.WARNING:
+            print(record.getMessage(), file=sys.stderr, flush=True)
 
 
 def _ms(seconds: float) -> str:

@@ -6,13 +6,14 @@ number, each in its own transaction together with the row that records it in the
 for (``kata.db.initialize(section)``, or ``kata.config.initialize(path, bare=True)``)::
 
     kata.schema.apply('schema')          # everything not applied yet
-    kata.schema.apply('schema', 3)       # only migrations numbered above 3
-    kata.schema.reset('schema')          # drop the public schema, apply all again
+    kata.schema.apply('schema', 3)       # 1..3 are in the database already: record them, run the rest
+    kata.schema.reset('schema')          # empty the database, apply all again
     kata.schema.status('schema')         # applied, pending, changed, missing
     kata.schema.new('schema', 'add users')   # creates schema/N-add-users.sql
 
-A file whose first line is ``-- kata:no-transaction`` runs statement by statement outside a
-transaction, for statements such as ``CREATE INDEX CONCURRENTLY``.
+Files are split into statements as psql splits them. A file whose first line is
+``-- kata:no-transaction`` runs statement by statement outside a transaction, for
+statements such as ``CREATE INDEX CONCURRENTLY``.
 """
 
 from kata.schema.errors import MigrationError
