@@ -246,10 +246,10 @@ def test_routes_lists_template_class_format_and_methods():
 
     router = Router()
     router.add_route("/many", Many, format="msgpack")
-    router.add_route("/p/{id:int}", PostOnly)
+    router.add_route("/p/{id:int}", PostOnly, name="post-only")
     assert [tuple(route) for route in router.routes()] == [
-        ("/many", Many, "msgpack", ("GET", "HEAD", "POST", "DELETE", "OPTIONS")),
-        ("/p/{id:int}", PostOnly, "json", ("POST", "OPTIONS")),
+        ("/many", Many, "msgpack", ("GET", "HEAD", "POST", "DELETE", "OPTIONS"), None),
+        ("/p/{id:int}", PostOnly, "json", ("POST", "OPTIONS"), "post-only"),
     ]
     assert router.routes()[0].template == "/many"
 

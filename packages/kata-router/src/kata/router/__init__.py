@@ -13,14 +13,16 @@ The default router backs the module-level functions, which is what an applicatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kata.router.access import Observer, request_id
-from kata.router.app import Hook, Router
+from kata.router.app import Router
 from kata.router.errorhandlers import ErrorHandler
 from kata.router.errors import HTTPError, RouteError
+from kata.router.groups import RouteGroup
 from kata.router.headers import Headers
+from kata.router.hooks import Hook
 from kata.router.options import Options
 from kata.router.request import Request
 from kata.router.response import Response, Result
@@ -40,6 +42,7 @@ __all__ = [
     "Response",
     "Result",
     "RouteError",
+    "RouteGroup",
     "RouteInfo",
     "Router",
     "Settings",
@@ -50,9 +53,11 @@ __all__ = [
     "check",
     "configure",
     "default_router",
+    "group",
     "initialize",
     "request_id",
     "routes",
+    "url_for",
 ]
 
 _default = Router()
@@ -63,13 +68,32 @@ def default_router() -> Router:
     return _default
 
 
-def add_route(template: str, resource_class: type, format: str = "json") -> RouteInfo:
+def add_route(
+    template: str,
+    resource_class: type,
+    format: str = "json",
+    *,
+    name: str | None = None,
+    before: Iterable[Hook] = (),
+    after: Iterable[Hook] = (),
+) -> RouteInfo:
     """Register *resource_class* for *template* on the default router.
 
     *format* is the response format of the route: ``json`` (the default), ``msgpack`` or
-    ``html``. See :meth:`Router.add_route` for the template syntax and the errors.
+    ``html``. *name* names the route for :func:`url_for`; *before* and *after* are hooks of
+    this route only. See :meth:`Router.add_route` for the template syntax and the errors.
     """
-    return _default.add_route(template, resource_class, format)
+    return _default.add_route(template, resource_class, format, name=name, before=before, after=after)
+
+
+def group(prefix: str, *, before: Iterable[Hook] = (), after: Iterable[Hook] = ()) -> RouteGroup:
+    """Routes of the default router under *prefix*; see :meth:`Router.group`."""
+    return _default.group(prefix, before=before, after=after)
+
+
+def url_for(target: str | type, /, **fields: Any) -> str:
+    """The path of a default-router route by name or resource class; see :meth:`Router.url_for`."""
+    return _default.url_for(target, **fields)
 
 
 def app() -> Router:

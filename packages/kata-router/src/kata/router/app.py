@@ -14,12 +14,15 @@ from kata.router.cors import CorsPolicy
 from kata.router.errorhandlers import ErrorHandler, ErrorHandlers
 from kata.router.errors import HTTPError, RouteError
 from kata.router.formats import CONTENT_TYPES, FORMATS, KNOWN_TYPES, render_error
+from kata.router.groups import RouteGroup
+from kata.router.hooks import Hook, hook_tuple, with_hooks
 from kata.router.hosts import check_host
 from kata.router.logsafe import escape, request_path
 from kata.router.options import Options
 from kata.router.request import Request, wsgi_text
 from kata.router.resource import Resource
 from kata.router.response import Response, Result, check_header
+from kata.router.reverse import Reverser
 from kata.router.settings import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Cors, Settings, check
 from kata.router.status import STATUS_LINES
 from kata.router.table import Route, RouteInfo, RouteTable
@@ -27,8 +30,6 @@ from kata.router.template import Field, Segment
 
 _log = logging.getLogger("kata.router")
 
-Hook = Callable[[Request, Response], Any]
-"""A before- or after-request hook: ``hook(request, response)``."""
 StartResponse = Callable[..., Any]
 
 # The methods a resource can define, in the order the Allow header lists them.
@@ -74,6 +75,7 @@ class Router:
         access_log: str = "off",
     ) -> None:
         self._table = RouteTable()
+        self._reverser = Reverser()
         self._user_before: tuple[Hook, ...] = ()
         self._user_after: tuple[Hook, ...] = ()
         self._before: tuple[Hook, ...] = ()
@@ -205,19 +207,33 @@ class Router:
 
     # -- routes ----------------------------------------------------------------------------
 
-    def add_route(self, template: str, resource_class: type[Resource], format: str = "json") -> RouteInfo:
+    def add_route(
+        self,
+        template: str,
+        resource_class: type[Resource],
+        format: str = "json",
+        *,
+        name: str | None = None,
+        before: Iterable[Hook] = (),
+        after: Iterable[Hook] = (),
+    ) -> RouteInfo:
         """Serve *template* with a new instance of *resource_class*, in *format*.
 
         Templates are paths whose segments are literal text or fields: ``{name}`` (a str),
-        ``{name:int}``, ``{name:float}``, ``{name:uuid}``, and as the last segment
-        ``{name:path}`` (the rest of the path, slashes included). Fields arrive at the
+        ``{name:int}`` (signed 64-bit), ``{name:float}``, ``{name:uuid}``, and as the last
+        segment ``{name:path}`` (the rest of the path, slashes included). Fields arrive at the
         resource methods as keyword arguments; a segment that does not convert makes the
         route not match (a 404 unless another route does).
 
+        *name* lets :meth:`url_for` find the route. *before* and *after* are hooks of this
+        route only, run around its resource methods after the router's before-hooks (see
+        the README's "Hooks" for the order, and ``Resource.before_hooks``).
+
         Raises:
             RouteError: a malformed template, a template that matches the same paths as one
-                already registered, an unknown format, or a class that is not a Resource,
-                defines no method, or has a method that cannot take the template's fields.
+                already registered, a name already taken, an unknown format, or a class that
+                is not a Resource, defines no method, or has a method that cannot take the
+                template's fields.
         """
         if format not in FORMATS:
             raise RouteError(
@@ -227,11 +243,43 @@ class Router:
             raise RouteError(
                 f"route {template!r}: expected a subclass of kata.resource.Resource, got {resource_class!r}"
             )
+        self._reverser.check_name(template, name)
+        hooks = (
+            (*hook_tuple(before, "before"), *hook_tuple(resource_class.before_hooks, "before_hooks")),
+            (*hook_tuple(resource_class.after_hooks, "after_hooks"), *hook_tuple(after, "after")),
+        )
+        parsed: list[tuple[Segment, ...]] = []
 
         def make_route(segments: tuple[Segment, ...]) -> Route:
-            return _compile(template, segments, resource_class, format)
+            parsed.append(segments)
+            return _compile(template, segments, resource_class, format, name, hooks)
 
-        return self._table.add(template, make_route).info
+        info = self._table.add(template, make_route).info
+        self._reverser.add(template, parsed[0], resource_class, name)
+        return info
+
+    def group(self, prefix: str, *, before: Iterable[Hook] = (), after: Iterable[Hook] = ()) -> RouteGroup:
+        """Routes under *prefix*, sharing *before* and *after* hooks::
+
+        api = router.group("/api/v1", before=[authenticate])
+        api.add_route("/users/{id:int}", User, name="user")  # serves /api/v1/users/{id:int}
+        """
+        return RouteGroup(self, prefix, before, after)
+
+    def url_for(self, target: str | type[Resource], /, **fields: Any) -> str:
+        """The path of a route, from its name or its resource class, with *fields* filled in.
+
+        Values are percent-encoded; each must be one its field would match (an int in the
+        64-bit range for ``{id:int}``, a non-empty str without ``/`` for ``{name}``, ...). The
+        path is relative to the application's mount point (prepend ``request.script_name``
+        when it is mounted below the root).
+
+        Raises:
+            RouteError: (a ValueError) an unknown name or class, a class with several routes
+                taking these fields, a missing or unexpected field, or a value that would not
+                match its field; the message names the field.
+        """
+        return self._reverser.path(target, fields)
 
     def routes(self) -> list[RouteInfo]:
         """The routes registered so far, in registration order."""
@@ -430,7 +478,14 @@ def _unhandled_method(route: Route, method: str, response: Response) -> Response
     raise HTTPError(405, f"method {_clip(method, 20)} is not allowed here", [("Allow", route.allow)])
 
 
-def _compile(template: str, segments: tuple[Segment, ...], cls: type[Resource], format: str) -> Route:
+def _compile(
+    template: str,
+    segments: tuple[Segment, ...],
+    cls: type[Resource],
+    format: str,
+    name: str | None,
+    hooks: tuple[tuple[Hook, ...], tuple[Hook, ...]],
+) -> Route:
     """Build the dispatch entry of one route: instance, bound methods, Allow header."""
     names = tuple(seg.name for seg in segments if isinstance(seg, Field))
     defined = [name for name in METHODS if callable(getattr(cls, name, None))]
@@ -438,21 +493,23 @@ def _compile(template: str, segments: tuple[Segment, ...], cls: type[Resource], 
         raise RouteError(
             f"route {template!r}: {cls.__qualname__} defines none of {', '.join(METHODS)}, so it answers nothing"
         )
-    for name in defined:
-        _check_fields(template, cls, name, names)
+    for method in defined:
+        _check_fields(template, cls, method, names)
     try:
         resource = cls()
     except Exception as exc:
         raise RouteError(f"route {template!r}: {cls.__qualname__}() failed: {exc}") from exc
     resource.format = format
-    handlers: dict[str, Callable[..., Any]] = {name.upper(): getattr(resource, name) for name in defined}
-    methods = [name.upper() for name in defined]
+    handlers: dict[str, Callable[..., Any]] = {
+        method.upper(): with_hooks(getattr(resource, method), *hooks) for method in defined
+    }
+    methods = [method.upper() for method in defined]
     if "GET" in handlers:
         handlers["HEAD"] = handlers["GET"]
         methods.insert(1, "HEAD")
     methods.append("OPTIONS")
-    info = RouteInfo(template, cls, format, tuple(methods))
-    return Route(info, resource, names, handlers, CONTENT_TYPES[format])
+    info = RouteInfo(template, cls, format, tuple(methods), name)
+    return Route(info, names, handlers)
 
 
 def _check_fields(template: str, cls: type, method_name: str, names: tuple[str, ...]) -> None:

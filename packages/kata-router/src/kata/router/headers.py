@@ -40,9 +40,5 @@ class Headers(Mapping[str, str]):
         key = name.lower()
         return [value for item, value in self._items if item.lower() == key]
 
-    def items_raw(self) -> list[tuple[str, str]]:
-        """The header fields as sent: original names and order, repeats kept."""
-        return list(self._items)
-
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 from kata.router.formats import CONTENT_TYPES, decode, encode, render_error
 from kata.router.request import Request
@@ -22,6 +23,12 @@ class Resource:
 
     format: str = "json"
     """The route's response format, set by ``add_route``: ``json``, ``msgpack`` or ``html``."""
+
+    before_hooks: ClassVar[Sequence[Callable[..., Any]]] = ()
+    """Hooks ``hook(request, response)`` run before this resource's methods, on every route that
+    serves it (after the router's and the route's own before-hooks)."""
+    after_hooks: ClassVar[Sequence[Callable[..., Any]]] = ()
+    """Hooks run after this resource's methods returned (before the route's after-hooks)."""
 
     def success(self, data: Any, status: int = 200) -> Result:
         """Encode *data* in the route's format as a response with *status*.

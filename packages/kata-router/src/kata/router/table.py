@@ -18,28 +18,23 @@ class RouteInfo(NamedTuple):
     format: str
     methods: tuple[str, ...]
     """The methods the route answers, ``Allow`` header order (HEAD and OPTIONS included)."""
+    name: str | None = None
+    """The name given to ``add_route`` for URL reversing, or None."""
 
 
 class Route:
     """A route compiled for dispatch: what the request path needs, precomputed."""
 
-    __slots__ = ("allow", "content_type", "format", "handlers", "info", "names", "resource")
+    __slots__ = ("allow", "format", "handlers", "info", "names")
 
     def __init__(
-        self,
-        info: RouteInfo,
-        resource: Any,
-        names: tuple[str, ...],
-        handlers: dict[str, Callable[..., Any]],
-        content_type: str,
+        self, info: RouteInfo, names: tuple[str, ...], handlers: dict[str, Callable[..., Any]]
     ) -> None:
         self.info = info
         self.format = info.format
-        self.resource = resource
         self.names = names
         self.handlers = handlers
         self.allow = ", ".join(info.methods)
-        self.content_type = content_type
 
 
 class _Node:
