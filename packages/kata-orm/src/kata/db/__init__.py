@@ -24,7 +24,17 @@ from kata.db.errors import (
     UnknownTableError,
 )
 from kata.db.model import Object
-from kata.db.pool import close, connect, connection, initialize, scope, settings, transaction
+from kata.db.pool import (
+    PoolStats,
+    close,
+    connect,
+    connection,
+    initialize,
+    scope,
+    settings,
+    stats,
+    transaction,
+)
 from kata.db.raw import execute, query
 from kata.db.serialize import serialize
 from kata.db.settings import Settings
@@ -36,6 +46,7 @@ __all__ = [
     "IntegrityError",
     "NotInitializedError",
     "Object",
+    "PoolStats",
     "PoolTimeout",
     "Settings",
     "Unavailable",
@@ -51,5 +62,6 @@ __all__ = [
     "scope",
     "serialize",
     "settings",
+    "stats",
     "transaction",
 ]

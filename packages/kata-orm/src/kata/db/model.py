@@ -19,7 +19,8 @@ import kata.codec
 from kata.db import catalog, statements
 from kata.db.catalog import Table
 from kata.db.errors import DatabaseError
-from kata.db.pool import Connection, run
+from kata.db.pool import Connection
+from kata.db.replicas import read, write
 
 T = TypeVar("T", bound="Object")
 
@@ -227,7 +228,7 @@ class Object:
                             created[position] = instance
             return created
 
-        return run(insert)
+        return write(insert)
 
     @classmethod
     def get(
@@ -259,7 +260,7 @@ class Object:
             with conn.cursor(row_factory=make) as cursor:
                 return fetch_all(cursor.execute(query, params))
 
-        return run(select)
+        return read(select)
 
     @classmethod
     def get_in(cls: type[T], column: str, values: Iterable[Any]) -> list[T]:
@@ -287,7 +288,7 @@ class Object:
             with conn.cursor(row_factory=make) as cursor:
                 return fetch_all(cursor.execute(query, params))
 
-        return run(select)
+        return read(select)
 
     @classmethod
     def update(
@@ -307,7 +308,7 @@ class Object:
         _refuse_everything("update", shape, all_rows)
         query = statements.update(table, columns, shape)
         params += where_params
-        return run(lambda conn: conn.execute(query, params).rowcount)
+        return write(lambda conn: conn.execute(query, params).rowcount)
 
     @classmethod
     def delete(cls, where: Mapping[str, Any] | None = None, all_rows: bool = False) -> int:
@@ -319,7 +320,7 @@ class Object:
         shape, params = statements.where(table, where)
         _refuse_everything("delete", shape, all_rows)
         query = statements.delete(table, shape)
-        return run(lambda conn: conn.execute(query, params).rowcount)
+        return write(lambda conn: conn.execute(query, params).rowcount)
 
     @classmethod
     def count(cls, where: Mapping[str, Any] | None = None) -> int:
@@ -327,7 +328,7 @@ class Object:
         table = cls._table()
         shape, params = statements.where(table, where)
         query = statements.count(table, shape)
-        row = run(lambda conn: conn.execute(query, params).fetchone())
+        row = read(lambda conn: conn.execute(query, params).fetchone())
         return int(row[0]) if row else 0
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -41,6 +41,9 @@ from kata.db.errors import (
     translate_error,
 )
 from kata.db.settings import Settings, parse
+
+if TYPE_CHECKING:
+    from kata.db.replicas import Replicas
 
 logger = logging.getLogger("kata.db")
 
@@ -80,6 +83,15 @@ class _State:
         # Set while the server is unreachable; one caller at a time holds `probe` to connect.
         self.down = False
         self.probe = threading.Lock()
+        # Checkouts that found every connection lent out and waited for one.
+        self.waits = 0
+        # The pools of database.replicas, when there are any.
+        self.replicas: Replicas | None = None
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.replicas is not None:
+            self.replicas.close()
 
 
 _state: _State | None = None
@@ -133,6 +145,9 @@ class _Lease:
 _transaction: ContextVar[Connection | None] = ContextVar("kata.db.transaction", default=None)
 # The lease of the open scope() in this thread or task.
 _scope: ContextVar[_Lease | None] = ContextVar("kata.db.scope", default=None)
+# When this thread or task last wrote (time.monotonic()): for read_your_writes seconds after
+# it, its reads go to the primary rather than to a replica (kata.db.replicas).
+last_write: ContextVar[float] = ContextVar("kata.db.last_write", default=-math.inf)
 
 
 def _connect_kwargs(settings: Settings) -> dict[str, Any]:
@@ -177,12 +192,17 @@ def initialize(section: Mapping[str, Any]) -> None:
         raise ConnectionLost(
             f"could not open {settings.pool_size} connections within connect_timeout ({settings.connect_timeout} s)"
         ) from exc
+    new = _State(settings, pool, _generation + 1)
+    if settings.replicas:
+        from kata.db.replicas import Replicas
+
+        new.replicas = Replicas(settings)
     with _lock:
         old = _state
         _generation += 1
-        _state = _State(settings, pool, _generation)
+        _state = new
     if old is not None:
-        old.pool.close()
+        old.close()
     logger.info("kata.db connected to database %r on %s:%s", settings.name, settings.host, settings.port)
 
 
@@ -195,7 +215,7 @@ def close() -> None:
     with _lock:
         old, _state = _state, None
     if old is not None:
-        old.pool.close()
+        old.close()
 
 
 def _get_state() -> _State:
@@ -208,6 +228,35 @@ def _get_state() -> _State:
 def settings() -> Settings:
     """The settings of the current configuration; NotInitializedError before initialize()."""
     return _get_state().settings
+
+
+class PoolStats(NamedTuple):
+    """What :func:`stats` reports of one server's connections."""
+
+    size: int
+    """``pool_size``: the connections kept open."""
+    in_use: int
+    """Connections lent out now (pooled, or made directly while the pool is short)."""
+    waits: int
+    """Checkouts since :func:`initialize` that found every connection lent out and waited."""
+
+
+def stats() -> dict[str, PoolStats]:
+    """The pool figures of the primary (key ``"primary"``) and of each replica (``"host:port"``)."""
+    state = _get_state()
+    found = {"primary": _stats(state)}
+    if state.replicas is not None:
+        found.update((name, _stats(replica)) for name, replica in state.replicas.states())
+    return found
+
+
+def _stats(state: _State) -> PoolStats:
+    return PoolStats(state.settings.pool_size, state.lent, state.waits)
+
+
+def in_transaction() -> bool:
+    """Whether the current thread (or task) is inside :func:`transaction`."""
+    return _transaction.get() is not None
 
 
 def generation() -> int:
@@ -223,6 +272,8 @@ def _take(state: _State) -> Connection:
     with state.lent_lock:
         busy = state.lent
         state.lent += 1
+        if busy >= state.settings.pool_size:
+            state.waits += 1
     try:
         return _take_counted(state, busy)
     except BaseException:
@@ -499,3 +550,4 @@ def transaction() -> Iterator[None]:
     finally:
         if own:
             lease.release()
+        last_write.set(time.monotonic())

@@ -13,7 +13,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from kata.db.model import Object, fetch_all, row_maker
-from kata.db.pool import Connection, run
+from kata.db.pool import Connection
+from kata.db.replicas import read, write
 
 T = TypeVar("T", bound=Object)
 
@@ -22,14 +23,20 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 
 
 @overload
-def query(statement: Statement, params: Params = None, *, model: None = None) -> list[dict[str, Any]]: ...
+def query(
+    statement: Statement, params: Params = None, *, model: None = None, read_only: bool = False
+) -> list[dict[str, Any]]: ...
 
 
 @overload
-def query(statement: Statement, params: Params = None, *, model: type[T]) -> list[T]: ...
+def query(
+    statement: Statement, params: Params = None, *, model: type[T], read_only: bool = False
+) -> list[T]: ...
 
 
-def query(statement: Statement, params: Params = None, *, model: type[T] | None = None) -> list[Any]:
+def query(
+    statement: Statement, params: Params = None, *, model: type[T] | None = None, read_only: bool = False
+) -> list[Any]:
     """Run a statement that returns rows; return them as dicts, or as *model* instances.
 
     ::
@@ -38,6 +45,8 @@ def query(statement: Statement, params: Params = None, *, model: type[T] | None 
         kata.db.query('SELECT * FROM foo WHERE qux > %s', [3], model=Foo)
 
     It runs in the current :func:`kata.db.transaction`, if any. Errors are kata.db errors.
+    ``read_only=True`` says the statement only reads: with ``database.replicas`` it may then
+    run on a replica (see :mod:`kata.db.replicas`); otherwise it runs on the primary.
     """
     factory: Any = dict_row if model is None else row_maker(model)
 
@@ -46,7 +55,7 @@ def query(statement: Statement, params: Params = None, *, model: type[T] | None 
             cursor.execute(statement, params)
             return fetch_all(cursor) if cursor.description is not None else []
 
-    return run(select)
+    return (read if read_only else write)(select)
 
 
 def execute(statement: Statement, params: Params = None) -> int:
@@ -54,4 +63,4 @@ def execute(statement: Statement, params: Params = None) -> int:
 
     It runs in the current :func:`kata.db.transaction`, if any. Errors are kata.db errors.
     """
-    return run(lambda conn: conn.execute(statement, params).rowcount)
+    return write(lambda conn: conn.execute(statement, params).rowcount)

@@ -15,6 +15,15 @@ _REQUIRED = ("name", "host", "user")
 
 
 @dataclass(frozen=True)
+class Replica:
+    """A streaming replica that serves reads (``database.replicas``); the other connection
+    settings (database name, user, password) are the primary's."""
+
+    host: str
+    port: int = 5432
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated ``database`` section, as :func:`kata.db.settings` returns it.
 
@@ -35,6 +44,8 @@ class Settings:
     statement_timeout: float | None = None
     max_idle: float = 600.0
     max_lifetime: float = 3600.0
+    replicas: tuple[Replica, ...] = ()
+    read_your_writes: float = 2.0
 
     @property
     def conninfo(self) -> str:
@@ -83,6 +94,38 @@ def _password(key: str, value: Any) -> str | None:
     return value or None
 
 
+def _replicas(key: str, value: Any) -> tuple[Replica, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigurationError(f"database: {key!r} must be a list of {{host, port}}, got {value!r}", key)
+    found = []
+    for index, entry in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigurationError(
+                f"database: {where!r} must be a mapping with host and port, got {entry!r}", where
+            )
+        unknown = sorted(set(entry) - {"host", "port"})
+        if unknown:
+            raise ConfigurationError(
+                f"database: {where + '.' + str(unknown[0])!r} is not a replica key (known keys: host, port)",
+                f"{where}.{unknown[0]}",
+            )
+        if "host" not in entry:
+            raise ConfigurationError(f"database: missing required key {where + '.host'!r}", f"{where}.host")
+        host = _string(f"{where}.host", entry["host"])
+        port = _integer(f"{where}.port", entry.get("port", 5432), 1, 65535)
+        found.append(Replica(host, port))
+    return tuple(found)
+
+
+def _window(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ConfigurationError(
+            f"database: {key!r} must be a number of seconds, 0 or more, got {value!r}", key
+        )
+    return float(value)
+
+
 def _optional_seconds(key: str, value: Any) -> float | None:
     return None if value is None else _seconds(key, value)
 
@@ -99,6 +142,8 @@ _CHECKS = {
     "connect_timeout": _seconds,
     "pool_timeout": _seconds,
     "statement_timeout": _optional_seconds,
+    "replicas": _replicas,
+    "read_your_writes": _window,
     "max_idle": _seconds,
     "max_lifetime": _seconds,
 }
