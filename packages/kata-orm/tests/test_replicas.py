@@ -164,9 +164,9 @@ def test_reads_skip_a_replica_that_cannot_be_reached(replicated_database, replic
     kata.db.initialize({**replicated_database.section, "replicas": [nowhere, working]})
     try:
         for _ in range(6):
-            assert kata.db.query("SELECT pg_is_in_recovery() AS r, count(*) AS n FROM foo", read_only=True) == [
-                {"r": True, "n": 1}
-            ]
+            assert kata.db.query(
+                "SELECT pg_is_in_recovery() AS r, count(*) AS n FROM foo", read_only=True
+            ) == [{"r": True, "n": 1}]
     finally:
         kata.db.close()
 
