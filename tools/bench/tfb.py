@@ -93,6 +93,8 @@ FORTUNES_TEMPLATE = """<!DOCTYPE html>
 {% for fortune in fortunes %}<tr><td>{{ fortune[0] }}</td><td>{{ fortune[1] }}</td></tr>
 {% endfor %}</table></body></html>"""
 
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
 TYPES = ("json", "db", "queries", "fortunes", "updates", "plaintext", "cached-queries")
 APPS = ("kata", "falcon", "flask")
 
@@ -221,7 +223,7 @@ class KataCachedQueries(kata.resource.Resource):
         return self.success([found[id] for id in ids])
 
 
-def kata_app() -> kata.router.Router:
+def kata_app() -> WSGIApp:
     """The kata application, configured from TFB_DSN and TFB_POOL_SIZE."""
     dsn, pool_size = _settings()
     parts = psycopg.conninfo.conninfo_to_dict(dsn)
@@ -243,7 +245,14 @@ def kata_app() -> kata.router.Router:
     router.add_route("/updates", KataUpdates)
     router.add_route("/plaintext", KataPlaintext)
     router.add_route("/cached-queries", KataCachedQueries)
-    return router
+
+    # What kata.config.app() does for each request: the kata.db calls made while serving it
+    # share one pooled connection.
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with kata.db.scope():
+            return router(environ, start_response)
+
+    return app
 
 
 # -- Falcon and Flask, on a raw psycopg_pool -------------------------------------------------
@@ -425,8 +434,6 @@ def make_app(name: str) -> Any:
 
 
 # -- calling an app in process ------------------------------------------------------------------
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class Answer:
