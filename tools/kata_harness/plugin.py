@@ -6,7 +6,8 @@ test gets its own database (``database``) and its own key prefix (``key_prefix``
 and whole test runs can share servers. ``own_server`` starts a private server that a test may
 stop, kill and start again. ``pgbouncer`` (PgBouncer in transaction mode in front of the run's
 PostgreSQL) and ``replication`` (a primary and a streaming replica, with ``replicated_database``
-for a fresh database on both) are started lazily too.
+for a fresh database on both) are started lazily too, as is ``redis_cluster`` (three masters);
+``own_sentinel`` starts a private Redis master, replica and Sentinels.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from kata_harness import servers
+from kata_harness import redis_topologies, servers
+from kata_harness.redis_topologies import RedisClusterSetup, SentinelSetup
 from kata_harness.servers import (
     OwnedServer,
     PgBouncer,
@@ -172,6 +174,14 @@ class _Servers:
 
         return self._get("replication", make)  # type: ignore[no-any-return]
 
+    def redis_cluster(self) -> RedisClusterSetup:
+        def make() -> RedisClusterSetup:
+            setup = redis_topologies.start_redis_cluster()
+            self._owned.extend(setup.nodes)
+            return setup
+
+        return self._get("redis cluster", make)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         for server in reversed(self._owned):
             server.destroy()
@@ -236,6 +246,35 @@ def replicated_database(replication: Replication) -> Iterator[TestDatabase]:
     with _fresh_database(replication.target) as found:
         replication.replica.caught_up()
         yield found
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(kata_servers: _Servers) -> RedisClusterSetup:
+    """A Redis Cluster of three masters for this run (``.addresses``, ``.nodes``), started on first use."""
+    return kata_servers.redis_cluster()
+
+
+@pytest.fixture
+def own_sentinel() -> Iterator[Callable[..., SentinelSetup]]:
+    """Start a private Redis master, a replica and Sentinels watching them: ``own_sentinel(sentinels=1)``.
+
+    Private because a test fails it over; stopped when the test ends.
+    """
+    started: list[SentinelSetup] = []
+
+    def start(service: str = "kata", sentinels: int = 1) -> SentinelSetup:
+        try:
+            setup = redis_topologies.start_sentinel(service, sentinels)
+        except ServerUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        started.append(setup)
+        return setup
+
+    try:
+        yield start
+    finally:
+        for setup in started:
+            setup.destroy()
 
 
 @pytest.fixture(scope="session")

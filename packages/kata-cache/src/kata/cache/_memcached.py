@@ -48,7 +48,9 @@ class MemcachedCache(Cache):
     """A cache on one or more memcached servers.
 
     ``hosts`` lists ``'host:port'`` addresses. Keys are spread over them by consistent
-    hashing, and bulk calls send one request per server holding any of the keys.
+    hashing, ketama as libketama computes it on the ``'host:port'`` strings as written (so
+    write them the same way everywhere), and bulk calls send one request per server holding
+    any of the keys.
 
     A server that fails to answer (refused, timed out, connection dropped) is *ejected* for
     ``retry_interval`` seconds: its keys move to the other servers, and the call that found
@@ -113,6 +115,10 @@ class MemcachedCache(Cache):
     def close(self) -> None:
         for node in self._nodes:
             node.client.close()
+
+    def server_for(self, key: str) -> str:
+        """The address of the server that holds *key* now (servers set aside are skipped)."""
+        return self._live_ring("server_for").node(self._key(key)).address
 
     # -- routing and node health ----------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -31,8 +32,9 @@ return #KEYS
 # Redis refuses a deadline beyond the int64 range of milliseconds; this is ~285,000 years.
 _MAX_PX = 2**53
 
-# Failures that mean the server is unreachable or hung, as opposed to a refused command.
-_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+# Failures that mean the server is unreachable or hung, as opposed to a refused command; the
+# cluster client raises RedisClusterException when no node tells it the slots.
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, RedisClusterException)
 
 R = TypeVar("R")
 
@@ -58,8 +60,9 @@ class RedisCache(Cache):
     - ``cluster``, a list of ``'host:port'`` of some nodes of a Redis Cluster (the client
       learns the others and the slots from them);
     - ``sentinel``, a list of ``'host:port'`` of Sentinels, and ``service``, the name the
-      Sentinels monitor: the master is asked of them on each new connection, so after a
-      failover the cache writes to the new master.
+      Sentinels monitor: the master is asked of them on each new connection and at most
+      every ``retry_interval`` seconds, so after a failover the cache writes to the new
+      master.
 
     With none of them, ``localhost:6379``. Connections come from a thread-safe pool of at
     most ``max_connections`` (None: redis-py's default).
@@ -121,6 +124,9 @@ class RedisCache(Cache):
             raise ValueError(f"db must be an int >= 0, not {db!r}")
         self._cluster = cluster is not None
         self._client: Any
+        self._connect: Callable[[], Any] | None = None
+        self._find_master: Callable[[], Any] | None = None
+        self._master_checked = 0.0
         if url is not None:
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(f"url must start with redis://, rediss:// or unix://, got {url!r}")
@@ -129,15 +135,16 @@ class RedisCache(Cache):
         elif cluster is not None:
             nodes = _addresses("cluster", cluster)
             self.address = "cluster " + ",".join(cluster)
-            # The cluster client finds moved slots itself; retrying beyond that would stack
-            # timeouts on a hung node.
-            self._client = RedisCluster(
+            # The cluster client follows moved slots itself; the Retry of no retries keeps it
+            # from stacking timeouts on a hung node. It asks the cluster for its slots when it is made, so
+            # it is made on first use: a cluster that is down must not fail initialize().
+            self._connect = lambda: RedisCluster(
                 startup_nodes=[ClusterNode(h, p) for h, p in nodes],  # type: ignore[no-untyped-call]
                 username=username,
                 password=password,
-                cluster_error_retry_attempts=0,
                 **options,
             )
+            self._client = None
         elif sentinel is not None:
             nodes = _addresses("sentinel", sentinel)
             if not isinstance(service, str) or not service:
@@ -159,6 +166,7 @@ class RedisCache(Cache):
             self._client = watchers.master_for(  # type: ignore[no-untyped-call]
                 service, db=db, username=username, password=password, **pool_options
             )
+            self._find_master = self._client.connection_pool.get_master_address
         else:
             address = "localhost:6379" if host is None else host
             server, port = split_address(address, 6379)
@@ -166,17 +174,19 @@ class RedisCache(Cache):
             self._client = redis.Redis(
                 host=server, port=port, db=db, username=username, password=password, **options
             )
+        self._connect_lock = threading.Lock()
         self._set_many_px = None if self._cluster else self._client.register_script(_SET_MANY_PX)
         self._down_until = 0.0
         self._down_lock = threading.Lock()
 
     def ping(self) -> None:
-        self._call("ping", self._client.ping)
+        self._call("ping", lambda client: client.ping())
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
-    def _call(self, operation: str, call: Callable[[], R]) -> R:
+    def _call(self, operation: str, call: Callable[[Any], R]) -> R:
         """Run *call* on the client unless the server is set aside; set it aside if it fails to answer."""
         down = self._down_until
         if down:
@@ -192,7 +202,23 @@ class RedisCache(Cache):
                 # This call tries the server again; the others keep failing at once meanwhile.
                 self._down_until = now + self.retry_interval
         try:
-            result = call()
+            client = self._client
+            if client is None:
+                with self._connect_lock:
+                    if self._client is None:
+                        assert self._connect is not None
+                        self._client = self._connect()
+                    client = self._client
+            if (
+                self._find_master is not None
+                and time.monotonic() - self._master_checked >= self.retry_interval
+            ):
+                # redis-py asks the Sentinels for the master only when it opens a connection, so
+                # pooled connections would keep writing to a demoted master until it refuses.
+                # Asking again every retry_interval drops the idle ones when the master moved.
+                self._master_checked = time.monotonic()
+                self._find_master()
+            result = call(client)
         except _UNREACHABLE as exc:
             self._down_until = time.monotonic() + self.retry_interval
             raise self._failure(operation, self.address, exc) from exc
@@ -203,27 +229,29 @@ class RedisCache(Cache):
         return result
 
     def _fetch_one(self, key: str) -> bytes | None:
-        return self._call("get", lambda: self._client.get(key))  # type: ignore[no-any-return]
+        return self._call("get", lambda client: client.get(key))  # type: ignore[no-any-return]
 
     def _fetch_many(self, keys: list[str]) -> Mapping[str, bytes]:
-        client = self._client
-        read = client.mget_nonatomic if self._cluster else client.mget
-        values = self._call("get_multi", lambda: read(keys))
+        if self._cluster:
+            values = self._call("get_multi", lambda client: client.mget_nonatomic(keys))
+        else:
+            values = self._call("get_multi", lambda client: client.mget(keys))
         return {key: data for key, data in zip(keys, values, strict=True) if data is not None}
 
     def _store_one(self, key: str, data: bytes, expire: float | None) -> None:
         px = None if expire is None else _milliseconds(expire)
-        self._call("set", lambda: self._client.set(key, data, px=px))
+        self._call("set", lambda client: client.set(key, data, px=px))
 
     def _store_many(self, items: dict[str, bytes], expire: float | None) -> None:
-        client = self._client
         if expire is None:
-            write = client.mset_nonatomic if self._cluster else client.mset
-            self._call("set_multi", lambda: write(items))
+            if self._cluster:
+                self._call("set_multi", lambda client: client.mset_nonatomic(items))
+            else:
+                self._call("set_multi", lambda client: client.mset(items))
         elif self._cluster:
             px = _milliseconds(expire)
 
-            def pipelined() -> None:
+            def pipelined(client: Any) -> None:
                 # The cluster pipeline sends each node its commands in one write: one round
                 # trip per node. A script cannot span slots, so each key is one SET.
                 pipe = client.pipeline(transaction=False)
@@ -236,14 +264,14 @@ class RedisCache(Cache):
             script = self._set_many_px
             assert script is not None
             args = [*items.values(), _milliseconds(expire)]
-            self._call("set_multi", lambda: script(keys=list(items), args=args))
+            self._call("set_multi", lambda client: script(keys=list(items), args=args))
 
     def _add_one(self, key: str, data: bytes, expire: float | None) -> bool:
         px = None if expire is None else _milliseconds(expire)
-        return bool(self._call("add", lambda: self._client.set(key, data, px=px, nx=True)))
+        return bool(self._call("add", lambda client: client.set(key, data, px=px, nx=True)))
 
     def _remove_one(self, key: str) -> None:
-        self._call("delete", lambda: self._client.delete(key))
+        self._call("delete", lambda client: client.delete(key))
 
     def _remove_many(self, keys: list[str]) -> None:
-        self._call("delete_multi", lambda: self._client.delete(*keys))
+        self._call("delete_multi", lambda client: client.delete(*keys))

@@ -1,10 +1,14 @@
-"""Consistent hashing of stored keys onto memcached nodes.
+"""Consistent hashing of stored keys onto memcached nodes: ketama, as libketama computes it.
 
-Each node owns ``POINTS_PER_NODE`` points on a 32-bit circle, placed by MD5 of its address
-(computed once); a key belongs to the node owning the first point at or after the key's
-CRC-32. CRC-32 is computed in C for a fraction of a microsecond, which keeps routing a
-thousand keys far below one network round trip. Removing a node moves only that node's
-keys, spread over the others; adding it back moves them back.
+Each node owns 160 points on a 32-bit circle: for i in 0..39, the MD5 digest of
+``"<host:port>-<i>"`` gives four points, its bytes 0-3, 4-7, 8-11 and 12-15 read as
+little-endian unsigned ints. A key belongs to the node owning the first point at or after the
+key's hash (wrapping to the first point), the hash being the first four bytes of the key's
+MD5, little-endian. This is the published ketama algorithm (last.fm's libketama), so any
+client that computes it with the same server names maps every key to the same server; it
+depends on nothing of the process (no Python ``hash``), so every process on every host agrees.
+Removing a node moves only that node's keys, spread over the others; adding one moves about
+1/N of the keys, all to it.
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from hashlib import md5
 from typing import Generic, TypeVar
-from zlib import crc32
 
 POINTS_PER_NODE = 160
 
 N = TypeVar("N")
+
+
+def key_hash(key: str) -> int:
+    """The point of a stored key on the circle."""
+    return int.from_bytes(md5(key.encode(), usedforsecurity=False).digest()[:4], "little")
 
 
 class Ring(Generic[N]):
@@ -45,7 +53,7 @@ class Ring(Generic[N]):
         points, nodes, first, count = self._points, self._nodes, self._first, len(self._nodes)
         groups: dict[N, list[str]] = {}
         for key in keys:
-            index = bisect_left(points, crc32(key.encode()))
+            index = bisect_left(points, key_hash(key))
             node = nodes[index] if index < count else first
             found = groups.get(node)  # type: ignore[arg-type]
             if found is None:
@@ -58,5 +66,5 @@ class Ring(Generic[N]):
         """The node that holds *key*. The ring must not be empty."""
         if self._single:
             return self._first  # type: ignore[return-value]
-        index = bisect_left(self._points, crc32(key.encode()))
+        index = bisect_left(self._points, key_hash(key))
         return self._nodes[index] if index < len(self._nodes) else self._first  # type: ignore[return-value]
