@@ -80,6 +80,9 @@ def initialize(path: str | os.PathLike[str], bare: bool = False) -> None:
             import kata.router
 
             attempt.app = kata.router.app()
+            from kata import endpoints
+
+            attempt.app = endpoints.mount(attempt.app, new)
     except BaseException:
         _close_clients(attempt)
         _release_embedded(previous, keep=None)

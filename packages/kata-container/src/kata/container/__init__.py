@@ -7,6 +7,7 @@ process in all, through a shared cache's lock), and both keep answering when the
 """
 
 from kata.container.attribute import Attribute, Model
+from kata.container.pulls import Pulls, pulls
 from kata.container.simple import Simple
 
-__all__ = ["Attribute", "Model", "Simple"]
+__all__ = ["Attribute", "Model", "Pulls", "Simple", "pulls"]

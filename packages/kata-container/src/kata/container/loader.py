@@ -12,6 +12,7 @@ from kata.cache import Cache, CacheError
 from kata.container.absent import Absent
 from kata.container.flight import Flight, flights
 from kata.container.logs import warn
+from kata.container.pulls import record as record_pull
 
 LOCK_PREFIX = "kata-lock:"
 """Prepended to a key to name its cross-process lock in the lock cache."""
@@ -126,6 +127,7 @@ def _lead(plan: Plan, keys: list[str], flight: Flight, cache_up: bool) -> dict[s
             values = _pull_locked(plan, plan.lock, keys)
             flight.finish(values)
         else:
+            record_pull(plan.owner, len(keys))
             values = dict(plan.pull(keys))
             flight.finish(values)
             if cache_up:
@@ -224,6 +226,7 @@ def _pull_locked(plan: Plan, lock: Cache, keys: list[str]) -> dict[str, Any]:
 
 def _pull_and_store(plan: Plan, keys: list[str], cache_up: bool) -> Mapping[str, Any]:
     """Pull *keys* and, when the cache answered the read, store what came back."""
+    record_pull(plan.owner, len(keys))
     pulled = plan.pull(keys)
     if cache_up:
         _store(plan, keys, pulled)
