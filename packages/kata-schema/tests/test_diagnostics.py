@@ -215,7 +215,9 @@ def test_markers_match_in_any_letter_case(db, write, run, schema, marker):
     assert indexes(run) == [("items_id", True)]
 
 
-@pytest.mark.parametrize("marker", ["-- kata no-transaction", "--kata:no_transaction", "-- no-transaction"])
+@pytest.mark.parametrize(
+    "marker", ["-- kata no-transaction", "--kata:no_transaction", "-- no-transaction", "-- KATA: notx"]
+)
 def test_near_miss_markers_are_refused(db, write, run, schema, marker):
     write({"1-a.sql": f"{marker}\nCREATE TABLE t (id int);\n"})
     with pytest.raises(MigrationError, match="line 1: unknown marker"):
@@ -226,12 +228,14 @@ def test_near_miss_markers_are_refused(db, write, run, schema, marker):
 def test_a_comment_only_file_is_a_recorded_no_op(db, write, run, schema):
     write(
         {
-            "1-a.sql": "CREATE TABLE t (id int);\n",
+            # A first-line comment that merely mentions kata is no marker.
+            "1-a.sql": "-- tables for the kata demo\nCREATE TABLE t (id int);\n",
             "2-b.sql": "-- kept for history; nothing to do\n/* really */\n",
         }
     )
     assert [a.version for a in kata.schema.apply(schema)] == [1, 2]
     assert tracked(run) == [1, 2]
+    assert tables(run) == {"t", "kata_migrations"}
     assert kata.schema.status(schema).pending == ()
 
 

@@ -16,9 +16,10 @@ NO_TRANSACTION_MARKER = "-- kata:no-transaction"
 
 _FILENAME = re.compile(r"(?P<version>[0-9]+)-(?P<name>.+)\.sql")
 _MARKER = re.compile(r"--\s*kata:\s*no-transaction\s*", re.IGNORECASE)
-# A first-line comment that looks meant as a marker but is not one (--kata no_transaction,
-# -- no-transaction) is refused rather than silently running the file in a transaction.
-_NEAR_MISS = re.compile(r"--.*(?:kata|no[-_ ]?transaction)", re.IGNORECASE)
+# A first-line comment that looks meant as a marker but is not one (-- kata: notx,
+# --kata no_transaction, -- no-transaction) is refused rather than silently running the file
+# in a transaction.
+_NEAR_MISS = re.compile(r"--\s*kata\s*:|--.*\bno[-_ ]?transaction\b", re.IGNORECASE)
 _MAX_VERSION = 2**63 - 1  # the tracking table stores versions as bigint
 # Statements that end or start a transaction would commit a migration apart from its
 # tracking row; ROLLBACK TO (a savepoint) stays inside the transaction and is allowed.
