@@ -9,3 +9,7 @@ SET standard_conforming_strings = false;
 INSERT INTO texts VALUES ('again\'; still one');
 RESET standard_conforming_strings;
 INSERT INTO texts VALUES ('reset\');
+SELECT pg_catalog.set_config('standard_conforming_strings', 'off', false);
+INSERT INTO texts VALUES ('set_config\'; too');
+SELECT set_config('standard_conforming_strings', 'on', false);
+INSERT INTO texts VALUES ('on again\');

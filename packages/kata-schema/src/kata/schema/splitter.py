@@ -11,7 +11,9 @@ The splitter follows the rules of psql's lexer, so a file is cut into exactly th
 - ``BEGIN`` opens such a block only in a statement that starts with ``CREATE [OR REPLACE]
   FUNCTION`` or ``PROCEDURE`` and only outside parentheses (a parameter named ``begin`` opens
   nothing); inside a block ``CASE`` also counts, as it too ends with ``END``;
-- ``SET standard_conforming_strings`` in the file changes how later strings are read;
+- ``SET standard_conforming_strings`` (or ``SELECT set_config('standard_conforming_strings',
+  …)``) in the file changes how later strings are read, as the server's report of the new
+  value changes it for psql;
 - ``COPY … FROM stdin`` takes the lines after it, up to a line ``\\.``, as its data (as in
   pg_dump's output); pg_dump's ``\\restrict`` and ``\\unrestrict`` lines are skipped, and
   any other psql backslash command is an error, since only SQL reaches the server.
@@ -51,6 +53,10 @@ _COPY_END = re.compile(r"^\\\.\r?$", re.MULTILINE)
 _SET_STRINGS = re.compile(
     r"(?:SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?"
     r"|RESET\s+(standard_conforming_strings|ALL))\s*;?\s*",
+    re.IGNORECASE,
+)
+_SET_CONFIG_STRINGS = re.compile(
+    r"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'standard_conforming_strings'\s*,\s*'(\w+)'\s*,\s*\w+\s*\)",
     re.IGNORECASE,
 )
 _ON = frozenset({"on", "true", "yes", "1"})
@@ -248,9 +254,13 @@ class _Splitter:
 
     def follow_settings(self, text: str) -> None:
         """Track standard_conforming_strings as psql does when the server reports it."""
-        if text[:3].lower() not in ("set", "res"):
+        start = text[:3].lower()
+        if start == "sel":
+            match = _SET_CONFIG_STRINGS.fullmatch(text)
+        elif start in ("set", "res"):
+            match = _SET_STRINGS.fullmatch(text)
+        else:
             return
-        match = _SET_STRINGS.fullmatch(text)
         if match is None:
             return
         value = (match[1] or "default").lower()
@@ -258,7 +268,7 @@ class _Splitter:
             self.standard_strings = True
         elif value in _OFF:
             self.standard_strings = False
-        elif value == "default" or match[2]:
+        elif value == "default":  # also RESET
             self.standard_strings = self.initial_standard_strings
 
     def meta_command(self, begin: int) -> int:
