@@ -1,6 +1,7 @@
 """Decoders accept only what both encoders can write back; the JSON encoder keeps the value rules."""
 
 import dataclasses
+import enum
 import json
 import math
 from datetime import datetime, time, timedelta, timezone
@@ -155,6 +156,16 @@ def test_dataclasses_follow_the_object_rule():
     with pytest.raises(TypeError, match="Plain"):
         to_json(Plain(1))
     assert to_json(WithToDict(1)) == b'{"A":1}'
+
+
+def test_enum_members_are_their_value_in_both_formats():
+    class Color(enum.Enum):
+        RED = "red"
+        DEEP = 7
+
+    value = {"c": [Color.RED, Color.DEEP]}
+    assert json.loads(to_json(value)) == {"c": ["red", 7]}
+    assert msgpack.unpackb(to_msgpack(value)) == {"c": ["red", 7]}
 
 
 def test_an_error_raised_by_to_dict_reaches_the_caller_as_itself():

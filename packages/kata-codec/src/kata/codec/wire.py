@@ -14,9 +14,10 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
+from enum import Enum
 from itertools import chain
 from math import isfinite
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, Final
 from uuid import UUID
 
@@ -48,6 +49,8 @@ def _converter(kind: type) -> Callable[[Any], Any] | None:
         return kind.isoformat
     if issubclass(kind, (Decimal, UUID)):
         return str
+    if issubclass(kind, Enum):  # orjson writes members as their value: msgpack does the same
+        return attrgetter("value")
     to_dict = getattr(kind, "to_dict", None)
     if callable(to_dict):
         return methodcaller("to_dict")
