@@ -413,6 +413,8 @@ def initialize(section: Mapping[str, Any] | None) -> Settings:
 
         kata.router.add_observer(_requests)
         _observing = True
+    if directory is not None:
+        _recorder.start()  # this process's pool and caches count before its first request
     if directory is None and not _registered:
         # The application's own prometheus_client metrics and ours, in one scrape.
         prometheus_client.REGISTRY.register(_Collector())
