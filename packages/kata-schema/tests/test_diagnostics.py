@@ -172,6 +172,20 @@ def test_a_failed_concurrent_index_build_names_the_invalid_index_it_left(db, wri
     assert [a.version for a in kata.schema.apply(schema)] == [2]
     assert indexes(run) == [("items_id", True)]
 
+    # An index on ONLY a partitioned table is invalid by design until attached: no failed build.
+    write(
+        {
+            "3-a.sql": "CREATE TABLE events (at date NOT NULL, id int) PARTITION BY RANGE (at);\n"
+            "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n",
+            "4-index.sql": "-- kata:no-transaction\n"
+            "CREATE INDEX events_id ON ONLY events (id);\n"
+            "CREATE INDEX CONCURRENTLY events_2026_id ON events_2026 (id);\n",
+            "5-attach.sql": "ALTER INDEX events_id ATTACH PARTITION events_2026_id;\n",
+        }
+    )
+    assert [a.version for a in kata.schema.apply(schema)] == [3, 4, 5]
+    assert run("SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_id'::regclass") == [(True,)]
+
 
 @pytest.mark.parametrize("command", ["\\set ON_ERROR_STOP on", "\\connect other"])
 def test_psql_meta_commands_are_errors_naming_file_and_line(db, write, run, schema, command):

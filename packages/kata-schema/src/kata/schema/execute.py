@@ -29,12 +29,14 @@ _INLINE_BLOCK_LINE = re.compile(r"PL/pgSQL function inline_code_block line (\d+)
 _BODY_START = re.compile(r"\$(?:[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_\x80-\U0010ffff]*)?\$|'")
 
 # Invalid indexes: what a failed CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) leaves.
+# An index on a partitioned table (relkind 'I') made ON ONLY is invalid by design until
+# every partition's index is attached, so only plain indexes count.
 _INVALID_INDEXES = """
 SELECT i.indexrelid, format('%I.%I', n.nspname, c.relname), c.relname
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE NOT i.indisvalid
+WHERE NOT i.indisvalid AND c.relkind = 'i'
 ORDER BY 2
 """
 
