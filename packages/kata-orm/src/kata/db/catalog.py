@@ -21,8 +21,7 @@ _COLUMNS = """
 SELECT a.attname,
        format_type(a.atttypid, NULL),
        t.typname,
-       t.typcategory = 'A',
-       a.attgenerated <> ''
+       t.typcategory = 'A'
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
@@ -30,7 +29,13 @@ ORDER BY a.attnum
 
 
 _JSON_WRAPPERS: dict[str, Callable[[Any], Any]] = {"json": Json, "jsonb": Jsonb}
-_INTEGERS = frozenset({"int2", "int4", "int8"})
+# The values each integer type holds.
+_INTEGER_RANGES = {
+    "int2": (-(2**15), 2**15 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
+BIGINT_RANGE = _INTEGER_RANGES["int8"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,12 @@ class Column:
     type: str
     type_name: str
     is_array: bool
-    generated: bool
+    table: str
+    # The lowest and highest value of an integer column (None for other types).
+    bounds: tuple[int, int] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bounds", _INTEGER_RANGES.get(self.type_name))
 
     @property
     def wrap(self) -> Callable[[Any], Any] | None:
@@ -61,7 +71,7 @@ class Column:
         Integers are compared as bigint, which works for every integer column (and its
         index) and keeps a lookup of a value too big for the column from failing.
         """
-        if self.type_name in _INTEGERS:
+        if self.bounds is not None:
             return sql.SQL("::bigint[]")
         return self.array_cast
 
@@ -127,4 +137,4 @@ def _read(name: str) -> Table:
     rows = pool.run(read)
     if rows is None:
         raise UnknownTableError(f"no table or view named {name!r} in the database", name)
-    return Table(name, ident, {row[0]: Column(*row) for row in rows})
+    return Table(name, ident, {row[0]: Column(row[0], row[1], row[2], row[3], name) for row in rows})

@@ -98,6 +98,21 @@ class UnknownColumnError(DatabaseError):
         self.column = column
 
 
+class InvalidValue(DatabaseError, ValueError):
+    """A value the column's type cannot hold, refused before anything is sent: text with a
+    NUL character, or an integer outside the range of an integer column. It comes from the
+    caller's input, so ``http_status`` is 400 (a web framework can answer with it without
+    knowing kata.db); ``table`` and ``column`` name where the value was going.
+    """
+
+    http_status = 400
+
+    def __init__(self, message: str, table: str, column: str) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column
+
+
 def translate_error(exc: psycopg.Error) -> DatabaseError:
     """The kata.db error for a psycopg error (the caller raises it ``from exc``)."""
     message = str(exc).strip() or type(exc).__name__

@@ -16,7 +16,8 @@ from typing import Any
 
 from psycopg import sql
 
-from kata.db.catalog import Column, Table
+from kata.db.catalog import BIGINT_RANGE, Column, Table
+from kata.db.errors import InvalidValue
 
 # A list, tuple or set as a where value means "any of these" (= ANY), except for array and
 # json columns, where it is the value itself.
@@ -40,24 +41,72 @@ _CONDITIONS = {
 
 
 def bind(column: Column, value: Any) -> Any:
-    """*value* as a parameter for *column*: json values wrapped for psycopg."""
+    """*value* as a parameter for *column*: checked (see :func:`check`), json values wrapped
+    for psycopg."""
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise _nul(column)
+    elif kind is int:
+        bounds = column.bounds
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise _out_of_range(column, bounds)
+    elif kind is list and column.is_array:
+        check(column, value, set(map(type, value)), None)
     if column.wrap is not None and value is not None:
         return column.wrap(value)
     return value
 
 
-def array(values: list[Any]) -> list[Any]:
-    """*values* as one array parameter (cast to the column type in the statement).
+def array(column: Column, values: list[Any], bounds: tuple[int, int] | None = None) -> list[Any]:
+    """*values* as one array parameter for *column* (cast to its type in the statement),
+    checked (see :func:`check`); integers against *bounds* when given, else the column's.
 
     psycopg sends a list whose items are all of one Python type (None aside). Mixed items
     (ints and floats for a float column, say) go as their text forms, which the cast parses
     exactly as it would parse the values themselves.
     """
     kinds = set(map(type, values))
+    check(column, values, kinds, bounds or column.bounds)
     kinds.discard(type(None))
     if len(kinds) <= 1:
         return values
     return [None if value is None else str(value) for value in values]
+
+
+def check(column: Column, values: list[Any], kinds: set[type], bounds: tuple[int, int] | None) -> None:
+    """Refuse values that PostgreSQL would refuse for *column* before anything is sent.
+
+    Text cannot hold NUL, whatever the column's type (psycopg would refuse it too, without
+    naming the column); an integer column holds its type's range. The checks run over whole
+    lists in C (one join, one min and max): for 10,000 values they cost a fraction of a
+    millisecond.
+    """
+    if str in kinds:
+        texts = values if len(kinds) == 1 else [value for value in values if type(value) is str]
+        if "\x00" in "".join(texts):
+            raise _nul(column)
+    if bounds is not None and int in kinds:
+        numbers = values if len(kinds) == 1 else [value for value in values if type(value) is int]
+        if min(numbers) < bounds[0] or max(numbers) > bounds[1]:
+            raise _out_of_range(column, bounds)
+
+
+def _nul(column: Column) -> InvalidValue:
+    return InvalidValue(
+        f"column {column.table}.{column.name} ({column.type}) cannot hold text with a NUL character",
+        column.table,
+        column.name,
+    )
+
+
+def _out_of_range(column: Column, bounds: tuple[int, int]) -> InvalidValue:
+    return InvalidValue(
+        f"column {column.table}.{column.name} ({column.type}) cannot hold an integer outside "
+        f"{bounds[0]} to {bounds[1]}",
+        column.table,
+        column.name,
+    )
 
 
 def where(table: Table, conditions: Mapping[str, Any] | None) -> tuple[tuple[Any, ...], list[Any]]:
@@ -79,7 +128,7 @@ def where(table: Table, conditions: Mapping[str, Any] | None) -> tuple[tuple[Any
         elif isinstance(value, _MANY) and not column.is_array and column.wrap is None:
             items = [item for item in value if item is not None]
             shape.append((column.name, _ANY_OR_NULL if len(items) < len(value) else _ANY))
-            params.append(array(items))
+            params.append(array(column, items, BIGINT_RANGE if column.bounds else None))
         else:
             shape.append((column.name, _EQ))
             params.append(bind(column, value))
@@ -164,6 +213,49 @@ def update(table: Table, columns: tuple[str, ...], shape: tuple[tuple[str, str],
     assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in columns)
     statement = sql.SQL("UPDATE {} SET {}").format(table.identifier, assignments) + _where_sql(table, shape)
     return _render(table, key, statement)
+
+
+def update_unnest(table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    """One UPDATE giving each row its own values: the new values and the keys travel as one
+    array per column, in the order *columns* then *keys*."""
+    key = ("update_unnest", columns, keys)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    arrays = sql.SQL(", ").join(sql.SQL("%b") + table.columns[name].array_cast for name in columns + keys)
+    return _render(table, key, _update_from(table, columns, keys, sql.SQL("unnest({})").format(arrays)))
+
+
+def update_values(table: Table, columns: tuple[str, ...], keys: tuple[str, ...], rows: int) -> str:
+    """The same UPDATE with the rows listed in the text (for array columns, which unnest
+    would flatten): *rows* rows of *columns* then *keys*."""
+    key = ("update_values", columns, keys, rows)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    casts = [sql.SQL("%s::" + table.columns[name].type) for name in columns + keys]
+    row = sql.SQL("(") + sql.SQL(", ").join(casts) + sql.SQL(")")
+    source = sql.SQL("(VALUES {})").format(sql.SQL(", ").join([row] * rows))
+    return _render(table, key, _update_from(table, columns, keys, source))
+
+
+def _update_from(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], source: sql.Composable
+) -> sql.Composable:
+    # The input's columns are named c0, c1, ... so that no column name can clash with them.
+    aliases = [sql.Identifier("_input", f"c{index}") for index in range(len(columns) + len(keys))]
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(name), alias)
+        for name, alias in zip(columns, aliases[: len(columns)], strict=True)
+    )
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("{}.{} = {}").format(table.identifier, sql.Identifier(name), alias)
+        for name, alias in zip(keys, aliases[len(columns) :], strict=True)
+    )
+    names = sql.SQL(", ").join(sql.Identifier(f"c{index}") for index in range(len(aliases)))
+    return sql.SQL("UPDATE {} SET {} FROM {} AS _input({}) WHERE {}").format(
+        table.identifier, assignments, source, names, matches
+    )
 
 
 def delete(table: Table, shape: tuple[tuple[str, str], ...]) -> str:
