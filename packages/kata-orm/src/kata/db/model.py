@@ -303,7 +303,7 @@ class Object:
             with conn.cursor(row_factory=make) as cursor:
                 return cursor.execute(query, params).fetchall()
 
-        found = run(select)
+        found = read(select)
         if len(found) > 1:
             raise DatabaseError(f"get_one() on {table.name!r}: more than one row matches {dict(where)!r}")
         return found[0] if found else None
@@ -399,7 +399,7 @@ class Object:
         else:
             query = statements.update_unnest(table, columns, key_columns)
             params = _column_arrays(described, rows)
-        return run(lambda conn: conn.execute(query, params).rowcount)
+        return write(lambda conn: conn.execute(query, params).rowcount)
 
     @classmethod
     def delete(cls, where: Mapping[str, Any] | None = None, all_rows: bool = False) -> int:
