@@ -30,6 +30,7 @@ import argparse
 import atexit
 import contextlib
 import glob
+import logging
 import math
 import os
 import re
@@ -50,7 +51,9 @@ try:
 except ImportError as exc:  # pragma: no cover (the extra is installed in every test environment)
     raise ImportError("kata.metrics needs prometheus_client: pip install 'kata[metrics]'") from exc
 
-__all__ = ["ConfigurationError", "Settings", "check", "initialize", "serve"]
+__all__ = ["ConfigurationError", "Settings", "check", "initialize", "observe", "serve"]
+
+logger = logging.getLogger("kata.metrics")
 
 SECTION = "metrics"
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -116,53 +119,56 @@ def check(section: Mapping[str, Any] | None) -> Settings:
 # -- the request observer ----------------------------------------------------------------------
 
 
-class _Requests:
-    """The router observer: counts requests and sorts their durations into buckets.
-
-    Per (route, method, status) a list holds one count per bucket (the last one is +Inf)
-    and then the sum of the durations.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.records: dict[tuple[str | None, str, int], list[float]] = {}
-        self.bounds: tuple[float, ...] = DEFAULT_BUCKETS
-        self.started = False
-
-    def __call__(self, request: Any, response: Any, seconds: float) -> None:
-        route = request.route
-        key = (route.template if route is not None else None, request.method, response.status)
-        with self.lock:
-            record = self.records.get(key)
-            if record is None:
-                record = self._new(key)
-            record[bisect_left(self.bounds, seconds)] += 1
-            record[-1] += seconds
-        if not self.started:
-            _recorder.start()
-
-    def _new(self, key: tuple[str | None, str, int]) -> list[float]:
-        route, method, status = key
-        if method not in _METHODS:
-            key = (route, _OTHER_METHOD, status)
-            found = self.records.get(key)
-            if found is not None:
-                return found
-        record = self.records[key] = [0] * (len(self.bounds) + 2)
-        return record
-
-    def snapshot(self) -> list[tuple[tuple[str | None, str, int], list[float]]]:
-        with self.lock:
-            return [(key, list(record)) for key, record in self.records.items()]
-
-    def reset(self, bounds: tuple[float, ...]) -> None:
-        self.lock = threading.Lock()
-        self.records = {}
-        self.bounds = bounds
-        self.started = False
+# Per (route, method, status): one count per latency bucket (the last one is +Inf), then the
+# sum of the durations. Changed in place only, since the observer holds them as defaults.
+_records: dict[tuple[str | None, str, int], list[float]] = {}
+_bounds: list[float] = list(DEFAULT_BUCKETS)
+_lock = threading.Lock()
 
 
-_requests = _Requests()
+def observe(
+    request: Any,
+    response: Any,
+    seconds: float,
+    *,
+    _records: dict[tuple[str | None, str, int], list[float]] = _records,
+    _lock: threading.Lock = _lock,
+    _bounds: list[float] = _bounds,
+    _bisect: Callable[[list[float], float], int] = bisect_left,
+) -> None:
+    """The router observer that measures requests; :func:`initialize` adds it to the default
+    router. Add it to another router with ``router.add_observer(kata.metrics.observe)``."""
+    # Globals bound as defaults: local names are the cheapest to reach on this path.
+    route = request.route
+    key = (route.template if route is not None else None, request.method, response.status)
+    with _lock:
+        record = _records.get(key)
+        if record is None:
+            record = _new_record(key)
+        record[_bisect(_bounds, seconds)] += 1
+        record[-1] += seconds
+
+
+def _new_record(key: tuple[str | None, str, int]) -> list[float]:
+    route, method, status = key
+    if method not in _METHODS:
+        key = (route, _OTHER_METHOD, status)
+        found = _records.get(key)
+        if found is not None:
+            return found
+    record = _records[key] = [0] * (len(_bounds) + 2)
+    return record
+
+
+def _snapshot() -> list[tuple[tuple[str | None, str, int], list[float]]]:
+    with _lock:
+        return [(key, list(record)) for key, record in _records.items()]
+
+
+def _reset(bounds: tuple[float, ...]) -> None:
+    with _lock:
+        _records.clear()
+        _bounds[:] = bounds
 
 
 # -- figures as Prometheus metric families ----------------------------------------------------
@@ -171,7 +177,7 @@ _requests = _Requests()
 def families() -> list[Metric]:
     """This process's figures as Prometheus metric families (what a scrape of it shows)."""
     found: list[Metric] = []
-    found += _request_families(_requests.snapshot(), _requests.bounds)
+    found += _request_families(_snapshot(), tuple(_bounds))
     found += _pool_families()
     found += _cache_families()
     found += _container_families()
@@ -349,11 +355,8 @@ class _Recorder:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Begin writing this process's figures (multiprocess mode); called at its first request."""
+        """Begin writing this process's figures, every flush_interval (multiprocess mode)."""
         with self.lock:
-            if _requests.started:
-                return
-            _requests.started = True
             if self.directory is not None and self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="kata.metrics flush", daemon=True)
                 self.thread.start()
@@ -361,6 +364,13 @@ class _Recorder:
     def _loop(self) -> None:
         while True:
             time.sleep(self.settings.flush_interval)
+            try:
+                self.flush()
+            except Exception:  # a full disk, a removed directory: try again next time
+                logger.exception("kata.metrics: could not write this process's figures")
+
+    def flush_at_exit(self) -> None:
+        with contextlib.suppress(OSError):
             self.flush()
 
     def flush(self) -> None:
@@ -375,16 +385,20 @@ class _Recorder:
             self.files.write(found)
 
     def forked(self) -> None:
-        # A forked worker starts with no figures of its own, no files and no thread.
+        # A forked worker starts with no figures of its own and files and a thread of its own
+        # (a gunicorn master that loaded the app before forking, with --preload). Locks that
+        # another thread held at the fork are made anew.
         self.lock = threading.Lock()
+        _lock._at_fork_reinit()  # type: ignore[attr-defined]
+        _records.clear()
         self.files = None
         self.thread = None
-        _requests.reset(_requests.bounds)
+        self.start()
 
 
 _recorder = _Recorder()
 os.register_at_fork(after_in_child=_recorder.forked)
-atexit.register(_recorder.flush)
+atexit.register(_recorder.flush_at_exit)
 _observing = False
 _registered = False
 
@@ -406,15 +420,14 @@ def initialize(section: Mapping[str, Any] | None) -> Settings:
     with _recorder.lock:
         _recorder.settings = settings
         _recorder.directory = directory
-    if settings.buckets != _requests.bounds:
-        _requests.reset(settings.buckets)
+    if list(settings.buckets) != _bounds:
+        _reset(settings.buckets)
     if not _observing:
         import kata.router
 
-        kata.router.add_observer(_requests)
+        kata.router.add_observer(observe)
         _observing = True
-    if directory is not None:
-        _recorder.start()  # this process's pool and caches count before its first request
+    _recorder.start()  # with PROMETHEUS_MULTIPROC_DIR: the pool and caches count from now on
     if directory is None and not _registered:
         # The application's own prometheus_client metrics and ours, in one scrape.
         prometheus_client.REGISTRY.register(_Collector())
