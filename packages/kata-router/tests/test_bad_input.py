@@ -77,11 +77,11 @@ CASES = [
         415,
     ),
     (
-        "form data",
+        "multipart form without a boundary",
         "PUT",
         "/items/1",
         {"body": b"a=1", "headers": {"Content-Type": "multipart/form-data"}},
-        415,
+        400,
     ),
     (
         "CSRF-style type",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -17,14 +18,25 @@ from kata.router.formats import CONTENT_TYPES, FORMATS, KNOWN_TYPES, render_erro
 from kata.router.groups import RouteGroup
 from kata.router.hooks import Hook, hook_tuple, with_hooks
 from kata.router.hosts import check_host
+from kata.router.jinja import Templates
 from kata.router.logsafe import escape, request_path
 from kata.router.options import Options
 from kata.router.request import Request, wsgi_text
 from kata.router.resource import Resource
 from kata.router.response import Response, Result, check_header
 from kata.router.reverse import Reverser
-from kata.router.settings import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Cors, Settings, check
+from kata.router.settings import (
+    MAX_BODY_SIZE,
+    MAX_FORM_PARTS,
+    MAX_PART_SIZE,
+    MAX_QUERY_LENGTH,
+    MAX_UPLOAD_SIZE,
+    Cors,
+    Settings,
+    check,
+)
 from kata.router.status import STATUS_LINES
+from kata.router.streams import Stream, stream_headers
 from kata.router.table import Route, RouteInfo, RouteTable
 from kata.router.template import Field, Segment
 
@@ -60,7 +72,12 @@ class Router:
         trusted_proxies: addresses or networks (``"10.0.0.0/8"``) of proxies whose
             ``X-Forwarded-For`` header gives ``request.remote_addr``; by default none.
         default_format: the format of responses that match no route (404 and errors before
-            routing): ``json``, ``msgpack`` or ``html``.
+            routing): ``json``, ``msgpack``, ``html`` or ``text``.
+        max_upload_size: the largest ``multipart/form-data`` body in bytes (default 16 MiB);
+            its files stream to temporary files, so it may be far above max_body_size.
+        max_part_size: the largest part of a multipart form in bytes (default 16 MiB).
+        max_form_parts: the most fields in a form (default 1000); more is a 400.
+        templates: the folder of the Jinja2 templates ``Resource.render`` uses.
     """
 
     def __init__(
@@ -73,9 +90,14 @@ class Router:
         allowed_hosts: Iterable[str] = (),
         cors: Cors | Mapping[str, Any] | None = None,
         access_log: str = "off",
+        max_upload_size: int = MAX_UPLOAD_SIZE,
+        max_part_size: int = MAX_PART_SIZE,
+        max_form_parts: int = MAX_FORM_PARTS,
+        templates: str | os.PathLike[str] | None = None,
     ) -> None:
         self._table = RouteTable()
         self._reverser = Reverser()
+        self._templates = Templates()
         self._user_before: tuple[Hook, ...] = ()
         self._user_after: tuple[Hook, ...] = ()
         self._before: tuple[Hook, ...] = ()
@@ -96,6 +118,10 @@ class Router:
                     else allowed_hosts,
                     "cors": msgspec.to_builtins(cors) if isinstance(cors, Cors) else cors,
                     "access_log": access_log,
+                    "max_upload_size": max_upload_size,
+                    "max_part_size": max_part_size,
+                    "max_form_parts": max_form_parts,
+                    "templates": None if templates is None else os.fspath(templates),
                 }
             )
         )
@@ -112,6 +138,8 @@ class Router:
         """
         current = msgspec.to_builtins(self._settings)
         for key, value in changes.items():
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
             if value is not None:
                 current[key] = msgspec.to_builtins(value) if isinstance(value, Cors) else value
         self.apply(check(current))
@@ -125,6 +153,7 @@ class Router:
         self._cors = None if settings.cors is None else CorsPolicy(settings.cors)
         self._instrument = self._make_instrument()
         self._arrange_hooks()
+        self._templates.use(settings.templates)
 
     @property
     def settings(self) -> Settings:
@@ -252,7 +281,7 @@ class Router:
 
         def make_route(segments: tuple[Segment, ...]) -> Route:
             parsed.append(segments)
-            return _compile(template, segments, resource_class, format, name, hooks)
+            return _compile(template, segments, resource_class, format, name, hooks, self._templates)
 
         info = self._table.add(template, make_route).info
         self._reverser.add(template, parsed[0], resource_class, name)
@@ -287,7 +316,7 @@ class Router:
 
     # -- the request path ------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request (the WSGI entry point)."""
         response = Response()
         request = Request(environ, self._options)
@@ -325,6 +354,10 @@ class Router:
 
         if content_type not in KNOWN_TYPES and not _valid_type(request, content_type):
             status, body, content_type = self._render_crash(route)
+        if type(body) is not bytes:
+            # Resource.stream / Resource.file: off the path of ordinary responses.
+            timing = (instrument, started) if instrument is not None else None
+            return self._send_stream(request, response, route, (status, body, content_type), start_response, timing)
         status_line = STATUS_LINES.get(status)
         if status_line is None:
             _log.error(
@@ -346,6 +379,44 @@ class Router:
         if method == "HEAD":
             return []
         return [body]
+
+    def _send_stream(
+        self,
+        request: Request,
+        response: Response,
+        route: Route | None,
+        result: tuple[int, Any, str],
+        start_response: StartResponse,
+        timing: tuple[Instrument, Any] | None,
+    ) -> Iterable[bytes]:
+        """Start a response whose body is a :class:`Stream` and hand the stream to the server."""
+        status, body, content_type = result
+        environ = request.environ
+        method = environ["REQUEST_METHOD"]
+        if not isinstance(body, Stream) or status not in STATUS_LINES or status in (204, 304):
+            _log.error(
+                "%s %s: cannot send status %r with a body of type %s",
+                escape(method),
+                escape(request_path(environ)),
+                status,
+                type(body).__qualname__,
+            )
+            if isinstance(body, Stream):
+                body.close()
+            status, data, content_type = self._render_crash(route)
+            headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+            start_response(STATUS_LINES[status], headers + (response._headers or []))
+            return [] if method == "HEAD" else [data]
+        headers = stream_headers(body, content_type, response._headers)
+        if timing is not None:
+            response.status, response.body, response.content_type = status, body, content_type
+            sent = 0 if method == "HEAD" else body.length or 0
+            timing[0].finish(request, response, timing[1], sent, headers)
+        start_response(STATUS_LINES[status], headers)
+        if method == "HEAD":
+            body.close()
+            return []
+        return body.iterable(environ)
 
     def _run_before(self, request: Request, response: Response) -> Any:
         for hook in self._before:
@@ -434,8 +505,9 @@ class Router:
         try:
             for hook in self._after:
                 hook(request, response)
-            if type(response.body) is not bytes:
-                raise TypeError(f"response.body must be bytes, not {type(response.body).__qualname__}")
+            body_after: object = response.body  # bytes, or the Stream of a streamed response
+            if type(body_after) is not bytes and not isinstance(body_after, Stream):
+                raise TypeError(f"response.body must be bytes, not {type(body_after).__qualname__}")
         except HTTPError as exc:
             return self._render_error(exc, route, response)
         except Exception:
@@ -485,6 +557,7 @@ def _compile(
     format: str,
     name: str | None,
     hooks: tuple[tuple[Hook, ...], tuple[Hook, ...]],
+    templates: Templates,
 ) -> Route:
     """Build the dispatch entry of one route: instance, bound methods, Allow header."""
     names = tuple(seg.name for seg in segments if isinstance(seg, Field))
@@ -500,6 +573,7 @@ def _compile(
     except Exception as exc:
         raise RouteError(f"route {template!r}: {cls.__qualname__}() failed: {exc}") from exc
     resource.format = format
+    resource.templates = templates
     handlers: dict[str, Callable[..., Any]] = {
         method.upper(): with_hooks(getattr(resource, method), *hooks) for method in defined
     }

@@ -10,14 +10,15 @@ from kata.codec import DecodeError, from_json, from_msgpack, to_json, to_msgpack
 from kata.router.errors import HTTPError
 from kata.router.status import reason
 
-Format = Literal["json", "msgpack", "html"]
+Format = Literal["json", "msgpack", "html", "text"]
 
-FORMATS: Final = ("json", "msgpack", "html")
+FORMATS: Final = ("json", "msgpack", "html", "text")
 
 CONTENT_TYPES: Final[dict[str, str]] = {
     "json": "application/json",
     "msgpack": "application/msgpack",
     "html": "text/html; charset=utf-8",
+    "text": "text/plain; charset=utf-8",
 }
 
 KNOWN_TYPES: Final = frozenset(CONTENT_TYPES.values())
@@ -37,7 +38,7 @@ _EXACT: Final[dict[str, Callable[[bytes], Any]]] = {
 def encode(format: str, data: Any) -> bytes:
     """Encode *data* for a response in *format*.
 
-    JSON and msgpack follow kata.codec's value rules; the HTML format takes a ``str``.
+    JSON and msgpack follow kata.codec's value rules; the HTML and text formats take a ``str``.
 
     Raises:
         TypeError: *data* has no form in *format* (the message names its type).
@@ -47,7 +48,7 @@ def encode(format: str, data: Any) -> bytes:
     if format == "msgpack":
         return to_msgpack(data)
     if type(data) is not str:
-        raise TypeError(f"a route with format='html' sends a str, not {type(data).__qualname__}")
+        raise TypeError(f"a route with format={format!r} sends a str, not {type(data).__qualname__}")
     return data.encode()
 
 
@@ -59,8 +60,20 @@ def render_error(format: str, status: int, message: str) -> bytes:
             f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
             f"<body><h1>{title}</h1><p>{escape(message)}</p></body></html>\n"
         ).encode()
+    if format == "text":
+        return f"{status} {reason(status)}: {message}\n".encode()
     data = {"status": status, "error": reason(status), "message": message}
     return to_msgpack(data) if format == "msgpack" else to_json(data)
+
+
+def is_form(content_type: str) -> bool:
+    """Whether *content_type* is one of the two HTML form encodings (see kata.router.forms)."""
+    media = content_type.partition(";")[0].strip().lower()
+    return media in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+FAST_TYPES: Final = frozenset(_EXACT)
+"""Content-Type values decoded without parsing (JSON and msgpack as clients usually send them)."""
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -110,7 +123,9 @@ def decode(content_type: str, body: bytes, format: str = "msgpack") -> Any:
         decoder = from_msgpack if format == "msgpack" else _from_msgpack_text
     else:
         raise HTTPError(
-            415, f"unsupported Content-Type {_clip(media)!r}: send application/json or application/msgpack"
+            415,
+            f"unsupported Content-Type {_clip(media)!r}: send application/json, application/msgpack, "
+            "application/x-www-form-urlencoded or multipart/form-data",
         )
     if not body:
         raise HTTPError(400, f"empty request body: expected {media}")
@@ -127,4 +142,4 @@ def _decode(decoder: Callable[[bytes], Any], body: bytes) -> Any:
         raise HTTPError(400, "invalid JSON: the body nests too deeply") from exc
 
 
-__all__ = ["CONTENT_TYPES", "FORMATS", "Format", "decode", "encode", "render_error"]
+__all__ = ["CONTENT_TYPES", "FAST_TYPES", "FORMATS", "Format", "decode", "encode", "is_form", "render_error"]

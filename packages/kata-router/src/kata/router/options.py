@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from kata.router.hosts import check_patterns
-from kata.router.settings import MAX_BODY_SIZE, MAX_QUERY_LENGTH, Settings
+from kata.router.settings import (
+    MAX_BODY_SIZE,
+    MAX_FORM_PARTS,
+    MAX_PART_SIZE,
+    MAX_QUERY_LENGTH,
+    MAX_UPLOAD_SIZE,
+    Settings,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,12 +30,18 @@ class Options:
         max_query_length: the longest query string in characters; a longer one is a 414.
         trusted_proxies: networks whose ``X-Forwarded-For`` header is believed.
         allowed_hosts: host patterns the router serves (empty: any).
+        max_upload_size: the largest ``multipart/form-data`` body in bytes (a 413).
+        max_part_size: the largest part of a multipart form in bytes (a 413).
+        max_form_parts: the most fields of a form, multipart or urlencoded (more is a 400).
     """
 
     max_body_size: int = MAX_BODY_SIZE
     max_query_length: int = MAX_QUERY_LENGTH
     trusted_proxies: tuple[IPNetwork, ...] = field(default=())
     allowed_hosts: tuple[str, ...] = field(default=())
+    max_upload_size: int = MAX_UPLOAD_SIZE
+    max_part_size: int = MAX_PART_SIZE
+    max_form_parts: int = MAX_FORM_PARTS
 
     @staticmethod
     def from_settings(settings: Settings) -> Options:
@@ -38,6 +51,9 @@ class Options:
             settings.max_query_length,
             tuple(ipaddress.ip_network(entry, strict=False) for entry in settings.trusted_proxies),
             check_patterns(settings.allowed_hosts),
+            settings.max_upload_size,
+            settings.max_part_size,
+            settings.max_form_parts,
         )
 
     def is_trusted(self, address: str) -> bool:

@@ -12,6 +12,7 @@ from uuid import UUID
 from kata.router.errors import HTTPError
 from kata.router.headers import Headers
 from kata.router.hosts import host_name
+from kata.router.inputs import input_error, read_stream
 from kata.router.lazy import lazy
 from kata.router.options import DEFAULT_OPTIONS, Options
 from kata.router.table import RouteInfo
@@ -366,12 +367,16 @@ class Request:
         if text and text.isascii() and text.isdigit() and len(text) <= 20:
             length = int(text)
             if 0 < length <= self._options.max_body_size and "_body_error" not in self.__dict__:
-                data: bytes = environ["wsgi.input"].read(length)
-                if len(data) == length:
-                    return data
-                self.__dict__["_body_error"] = HTTPError(
-                    400, f"the request body ended after {len(data)} of {length} bytes"
-                )
+                try:
+                    data: bytes = environ["wsgi.input"].read(length)
+                except Exception as exc:
+                    self.__dict__["_body_error"] = input_error(exc)
+                else:
+                    if len(data) == length:
+                        return data
+                    self.__dict__["_body_error"] = HTTPError(
+                        400, f"the request body ended after {len(data)} of {length} bytes"
+                    )
         error = self.__dict__.get("_body_error")
         if error is not None:
             raise error
@@ -392,7 +397,7 @@ class Request:
             chunks: list[bytes] = []
             total = 0
             while True:
-                chunk = stream.read(min(_READ_CHUNK, limit + 1 - total))
+                chunk = read_stream(stream, min(_READ_CHUNK, limit + 1 - total))
                 if not chunk:
                     return b"".join(chunks)
                 chunks.append(chunk)
@@ -403,7 +408,7 @@ class Request:
             raise HTTPError(413, f"the request body of {length} bytes is larger than {limit} bytes")
         if length == 0:
             return b""
-        data: bytes = stream.read(length)
+        data = read_stream(stream, length)
         if len(data) < length:
             raise HTTPError(400, f"the request body ended after {len(data)} of {length} bytes")
         return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
@@ -20,6 +21,10 @@ SECTION: Final = "web"
 MAX_BODY_SIZE: Final = 1024 * 1024
 """1 MiB, the guide's nginx ``client_max_body_size 1m``."""
 MAX_QUERY_LENGTH: Final = 8192
+MAX_UPLOAD_SIZE: Final = 16 * 1024 * 1024
+"""16 MiB: the largest ``multipart/form-data`` body (its files stream to temporary files)."""
+MAX_PART_SIZE: Final = 16 * 1024 * 1024
+MAX_FORM_PARTS: Final = 1000
 
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 _ORIGIN: Final = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+").fullmatch
@@ -62,8 +67,17 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Longest query string in characters; a longer one is a 414 when a handler reads it."""
     trusted_proxies: list[str] = []
     """Addresses or networks (``10.0.0.0/8``) of proxies whose ``X-Forwarded-For`` is believed."""
-    default_format: Literal["json", "msgpack", "html"] = "json"
+    default_format: Literal["json", "msgpack", "html", "text"] = "json"
     """Format of responses that match no route (404s, errors before routing)."""
+    max_upload_size: NonNegative = MAX_UPLOAD_SIZE
+    """Largest ``multipart/form-data`` body in bytes; a larger one is a 413. Uploaded files go to
+    temporary files past 1 MiB, so this may be far above max_body_size."""
+    max_part_size: NonNegative = MAX_PART_SIZE
+    """Largest single part (file) of a multipart form in bytes; a larger one is a 413."""
+    max_form_parts: NonNegative = MAX_FORM_PARTS
+    """Most fields in a form (multipart parts or urlencoded pairs); more is a 400."""
+    templates: str | None = None
+    """Folder of the Jinja2 templates ``Resource.render`` uses (``kata-router[html]``)."""
 
 
 class ConfigurationError(ValueError):
@@ -149,6 +163,8 @@ def _translate(exc: msgspec.ValidationError) -> ConfigurationError:
 
 def _check_values(settings: Settings) -> None:
     """The rules a type cannot say: addresses, host patterns, origins, CORS combinations."""
+    if settings.templates is not None and not os.path.isdir(settings.templates):
+        raise ConfigurationError("templates", f"{settings.templates!r} is not a directory")
     try:
         check_patterns(settings.allowed_hosts)
     except ValueError as exc:

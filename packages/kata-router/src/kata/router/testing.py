@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import io
 import sys
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote_to_bytes, urlencode
 from wsgiref.validate import validator
 
 from kata.codec import from_json, from_msgpack, to_json, to_msgpack
+from kata.router.conditional import http_date
 from kata.router.headers import Headers
 
 __all__ = ["Client", "TestResponse"]
@@ -30,6 +33,8 @@ __all__ = ["Client", "TestResponse"]
 _UNSET: Any = object()
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 ParamsArg = Mapping[str, Any] | Iterable[tuple[str, Any]] | str | None
+FileArg = bytes | IO[bytes] | tuple[str, bytes | IO[bytes]] | tuple[str, bytes | IO[bytes], str]
+"""A file to upload: its content, or ``(filename, content)``, or ``(filename, content, content_type)``."""
 
 
 class TestResponse:
@@ -84,10 +89,17 @@ class TestResponse:
 class Client:
     """Send requests to a WSGI application without a server.
 
+    Cookies the application sets are kept in :attr:`cookies` and sent back with later
+    requests, like a browser would (without domain or path matching); a cookie set with
+    ``Max-Age=0`` or an Expires date in the past is dropped.
+
     Args:
         app: the WSGI callable, e.g. ``kata.router.app()`` or a ``Router``.
         headers: headers sent with every request (a call's own headers win).
         remote_addr: the ``REMOTE_ADDR`` of every request.
+
+    Attributes:
+        cookies: the cookie jar, name to value; change it to send other cookies.
     """
 
     __test__ = False
@@ -102,6 +114,7 @@ class Client:
         self._validated = validator(app)
         self._headers = _header_pairs(headers)
         self.remote_addr = remote_addr
+        self.cookies: dict[str, str] = {}
 
     def request(
         self,
@@ -113,6 +126,8 @@ class Client:
         json: Any = _UNSET,
         msgpack: Any = _UNSET,
         body: bytes | str | None = None,
+        data: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        files: Mapping[str, FileArg] | Iterable[tuple[str, FileArg]] | None = None,
         environ: Mapping[str, Any] | None = None,
     ) -> TestResponse:
         """Send one request and return the response.
@@ -126,20 +141,32 @@ class Client:
             json: a value sent as a JSON body with ``Content-Type: application/json``.
             msgpack: a value sent as a msgpack body with ``Content-Type: application/msgpack``.
             body: raw body bytes (str is UTF-8 encoded); give the Content-Type in *headers*.
+            data: form fields, sent as ``application/x-www-form-urlencoded`` (lists repeat a
+                field), or as parts of a ``multipart/form-data`` body when *files* is given.
+            files: files to upload as ``multipart/form-data``: field name to content,
+                ``(filename, content)`` or ``(filename, content, content_type)``.
             environ: extra environ entries, applied last (e.g. ``wsgi.input_terminated``).
         """
         given = [value is not _UNSET for value in (json, msgpack)] + [body is not None]
+        given.append(data is not None or files is not None)
         if sum(given) > 1:
-            raise ValueError("pass at most one of json=, msgpack= and body=")
+            raise ValueError("pass at most one of json=, msgpack=, body= and data=/files=")
         content_type = None
-        if json is not _UNSET:
-            data, content_type = to_json(json), "application/json"
+        if files is not None:
+            payload, content_type = _multipart(_pairs(data), _pairs(files))
+        elif data is not None:
+            payload, content_type = (
+                urlencode(_pairs(data), doseq=True).encode(),
+                "application/x-www-form-urlencoded",
+            )
+        elif json is not _UNSET:
+            payload, content_type = to_json(json), "application/json"
         elif msgpack is not _UNSET:
-            data, content_type = to_msgpack(msgpack), "application/msgpack"
+            payload, content_type = to_msgpack(msgpack), "application/msgpack"
         elif isinstance(body, str):
-            data = body.encode()
+            payload = body.encode()
         else:
-            data = body or b""
+            payload = body or b""
 
         raw_path, _, query = path.partition("?")
         if params:
@@ -162,16 +189,18 @@ class Client:
             "HTTP_HOST": "localhost",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(data),
+            "wsgi.input": io.BytesIO(payload),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": False,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
-        if data or body is not None:
-            env["CONTENT_LENGTH"] = str(len(data))
+        if payload or body is not None:
+            env["CONTENT_LENGTH"] = str(len(payload))
         if content_type is not None:
             env["CONTENT_TYPE"] = content_type
+        if self.cookies:
+            env["HTTP_COOKIE"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         for name, value in [*self._headers, *_header_pairs(headers)]:
             key = name.upper().replace("-", "_")
             if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -200,7 +229,27 @@ class Client:
         if not started:
             raise AssertionError("the application returned without calling start_response")
         status, headers = started[-1]
-        return TestResponse(status, headers, body)
+        response = TestResponse(status, headers, body)
+        self._keep_cookies(response)
+        return response
+
+    def _keep_cookies(self, response: TestResponse) -> None:
+        for header in response.headers.get_all("set-cookie"):
+            first, *attributes = header.split(";")
+            name, _, value = first.partition("=")
+            expired = False
+            for attribute in attributes:
+                key, _, text = attribute.strip().partition("=")
+                key = key.lower()
+                if key == "max-age":
+                    expired = text.strip().lstrip("-").isdigit() and int(text) <= 0
+                elif key == "expires":
+                    moment = http_date(text)
+                    expired = expired or (moment is not None and moment <= time.time())
+            if expired:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip()
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
         """Send a GET request; keyword arguments as for :meth:`request`."""
@@ -229,6 +278,38 @@ class Client:
     def options(self, path: str, **kwargs: Any) -> TestResponse:
         """Send an OPTIONS request; keyword arguments as for :meth:`request`."""
         return self.request("OPTIONS", path, **kwargs)
+
+
+def _pairs(items: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    if items is None:
+        return []
+    return list(items.items() if isinstance(items, Mapping) else items)
+
+
+def _multipart(fields: list[tuple[str, Any]], files: list[tuple[str, FileArg]]) -> tuple[bytes, str]:
+    """Encode *fields* and *files* as a multipart/form-data body; returns it and its type."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+            out.write(item if isinstance(item, bytes) else str(item).encode())
+            out.write(b"\r\n")
+    for name, file in files:
+        if isinstance(file, tuple):
+            filename, content = file[0], file[1]
+            kind = file[2] if len(file) == 3 else "application/octet-stream"
+        else:
+            filename, content, kind = name, file, "application/octet-stream"
+        header = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {kind}\r\n\r\n"
+        )
+        out.write(header.encode())
+        out.write(content if isinstance(content, bytes) else content.read())
+        out.write(b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def _header_pairs(headers: HeadersArg) -> list[tuple[str, str]]:
