@@ -58,8 +58,8 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
         return max(0, size - suffix), size - 1
     start = int(first)
     end = int(last) if last else size - 1
-    if end < start:
-        return None
+    if last and end < start:
+        return None  # invalid syntax: ignored
     if start >= size:
         raise _unsatisfiable(size)
     return start, min(end, size - 1)
@@ -116,7 +116,6 @@ def _respond(
     etag = f'"{mtime:x}-{size:x}"'
     response.set_header("Last-Modified", formatdate(mtime, usegmt=True))
     response.set_header("ETag", etag)
-    response.set_header("Accept-Ranges", "bytes")
     outcome = evaluate(request, etag, mtime)
     if outcome == 304:
         file.close()
@@ -134,6 +133,8 @@ def _respond(
             first, last = chosen
             response.set_header("Content-Range", f"bytes {first}-{last}/{size}")
             return stream_result(206, Stream(file=file, offset=first, length=last - first + 1), content_type)
+    # As nginx: only a whole file says ranges may be asked for (not a 206 or a 304).
+    response.set_header("Accept-Ranges", "bytes")
     return stream_result(200, Stream(file=file, length=size), content_type)
 
 

@@ -98,7 +98,9 @@ class StaticFiles:
         real = os.path.realpath(os.path.join(self._root, *segments))
         if real != self._root and not real.startswith(self._root + b"/"):
             return None  # a symlink leads outside the folder
-        return real if os.path.exists(real) else None
+        if not os.path.exists(real) or (rest.endswith(b"/") and not os.path.isdir(real)):
+            return None
+        return real
 
 
 def _send_file(environ: dict[str, Any], start_response: Callable[..., Any], target: bytes) -> Iterable[bytes]:
