@@ -63,9 +63,12 @@ def test_templates_are_loaded_once(templates):
     assert "Fortunes" in client.get("/fortunes").text
     (templates / "fortunes.html").write_text("changed")
     assert "Fortunes" in client.get("/fortunes").text
-    # Configuring the folder again starts afresh.
-    router.configure(templates=templates)
-    assert client.get("/fortunes").text == "changed"
+    # Another folder starts afresh.
+    other = templates / "other"
+    other.mkdir()
+    (other / "fortunes.html").write_text("other")
+    router.configure(templates=other)
+    assert client.get("/fortunes").text == "other"
 
 
 def test_template_mistakes_are_500s_with_the_reason_logged(templates, caplog):

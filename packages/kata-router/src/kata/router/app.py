@@ -6,7 +6,7 @@ import inspect
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -357,7 +357,9 @@ class Router:
         if type(body) is not bytes:
             # Resource.stream / Resource.file: off the path of ordinary responses.
             timing = (instrument, started) if instrument is not None else None
-            return self._send_stream(request, response, route, (status, body, content_type), start_response, timing)
+            return self._send_stream(
+                request, response, route, (status, body, content_type), start_response, timing
+            )
         status_line = STATUS_LINES.get(status)
         if status_line is None:
             _log.error(
@@ -409,7 +411,8 @@ class Router:
             return [] if method == "HEAD" else [data]
         headers = stream_headers(body, content_type, response._headers)
         if timing is not None:
-            response.status, response.body, response.content_type = status, body, content_type
+            # Observers see the Stream as the body, as after-request hooks do.
+            response.status, response.body, response.content_type = status, cast(bytes, body), content_type
             sent = 0 if method == "HEAD" else body.length or 0
             timing[0].finish(request, response, timing[1], sent, headers)
         start_response(STATUS_LINES[status], headers)

@@ -100,7 +100,9 @@ def streamed(result: Result) -> Stream | None:
     return body if isinstance(body, Stream) else None
 
 
-def stream_headers(stream: Stream, content_type: str, extra: list[tuple[str, str]] | None) -> list[tuple[str, str]]:
+def stream_headers(
+    stream: Stream, content_type: str, extra: list[tuple[str, str]] | None
+) -> list[tuple[str, str]]:
     """The response headers of *stream*: its type, its length when known, then *extra*."""
     headers = [("Content-Type", content_type)]
     if stream.length is not None:
