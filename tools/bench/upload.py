@@ -107,8 +107,10 @@ def main() -> None:
     (root / "uploadapp.py").write_text(APP)
     port = free_port()
     master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--chdir", str(root), "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "1", "-k", "sync", "--timeout", "120", "uploadapp:app"],
+        [
+            *(sys.executable, "-m", "gunicorn", "--chdir", str(root), "--bind", f"127.0.0.1:{port}"),
+            *("--workers", "1", "-k", "sync", "--timeout", "120", "uploadapp:app"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
