@@ -55,25 +55,20 @@ class Reply:
     body: bytes
 
 
-# The upstream block docs/deploy.md shows, with the test's ports.
-SITE = """
-upstream app {{
-    server 127.0.0.1:{one} max_fails=1 fail_timeout=10s;
-    server 127.0.0.1:{two} max_fails=1 fail_timeout=10s;
-}}
+DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy.md"
 
-server {{
-    listen 127.0.0.1:{port};
-    location / {{
-        proxy_pass http://app;
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_connect_timeout 1s;
-        proxy_next_upstream error timeout http_502 http_503 http_504;
-        proxy_next_upstream_tries 2;
-    }}
-}}
-"""
+
+def deploy_nginx_block(one: int, two: int, port: int) -> str:
+    """docs/deploy.md's nginx upstream and server, as written, with the test's ports."""
+    text = DEPLOY.read_text()
+    block = text.split("```nginx\n", 1)[1].split("```", 1)[0]
+    replaced = block.replace("127.0.0.1:8001", f"127.0.0.1:{one}").replace(
+        "127.0.0.1:8002", f"127.0.0.1:{two}"
+    )
+    replaced = replaced.replace("listen 127.0.0.1:8080;", f"listen 127.0.0.1:{port};")
+    assert replaced.count(f":{one} ") == replaced.count(f":{two} ") == 1 and f":{port};" in replaced
+    return replaced
+
 
 OPERATIONS = """
 metrics:
@@ -158,7 +153,7 @@ def nginx(tutorial: Tutorial, hosts: list[Host]) -> int:
     prefix = tutorial.root / f"nginx-{port}"
     prefix.mkdir()
     prefix.chmod(0o755)
-    site = SITE.format(one=hosts[0].port, two=hosts[1].port, port=port)
+    site = deploy_nginx_block(hosts[0].port, hosts[1].port, port)
     conf = (HERE / "nginx-main.conf").read_text().replace("{prefix}", str(prefix)).replace("{site}", site)
     (prefix / "nginx.conf").write_text(conf)
     command = [NGINX, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
