@@ -215,3 +215,20 @@ def test_the_client_keeps_cookies_across_requests():
     assert client.get("/session").json() == {"theme": "dark"}
     # A request's own Cookie header replaces the jar for that request.
     assert client.get("/session", headers={"Cookie": "other=1"}).json() == {"other": "1"}
+
+
+class Echo(kata.resource.Resource):
+    def post(self, request, response):
+        return self.success(self.body(request))
+
+
+@pytest.mark.parametrize("format", ["json", "msgpack"])
+def test_a_form_sent_back_as_is_describes_its_files(format):
+    router = Router()
+    router.add_route("/echo", Echo, format=format)
+    response = Client(router).post(
+        "/echo", data={"a": ["1", "2"]}, files={"f": ("x.txt", b"abc", "text/plain")}
+    )
+    assert response.status == 200
+    decoded = response.json() if format == "json" else response.msgpack()
+    assert decoded == {"a": ["1", "2"], "f": {"filename": "x.txt", "content_type": "text/plain", "size": 3}}
