@@ -16,6 +16,13 @@ in turn, round-robin, so drift on a shared machine hits them alike; figures are 
   so values are the same dict rows as hand-written: the container's own cost.
 - hand-written with models: the hand-written code caching ``kata.db.Object`` rows (from
   ``get_in``) with pickle, so values are the same model instances as kata attribute().
+
+Then TechEmpower's cached-queries test type, in process: ``/cached-queries?count=20`` of
+tools/bench/tfb.py's kata app (an Attribute container on a memory cache, kata.db rows) and its
+Falcon app (a dict of dict rows), on a ``world`` table of its own, apps interleaved; and the
+lookup alone: 20 random rows through the container against a plain dict, with and without
+copies. These time CPU (``time.thread_time``) so that other work on the machine, which
+stalls both alike, weighs less.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ import argparse
 import functools
 import os
 import pickle
+import random
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +91,7 @@ def main() -> None:
             {"name": "bench", "host": pg.host, "port": pg.port, "user": pg.user, "pool_size": 4}
         )
         bench(rds, pg, ids, args.reps)
+        cached_rows(pg, args.reps)
     finally:
         kata.db.close()
         for server in started:
@@ -187,6 +198,69 @@ def bench(rds: Any, pg: Any, ids: list[int], reps: int) -> None:
     cache.close()
     pool.close()
     raw.close()
+
+
+def _cpu_us(cases: dict[str, Callable[[], Any]], calls: int, reps: int) -> dict[str, float]:
+    """Median CPU µs per call of each case, cases taking turns."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(reps):
+        for name, case in cases.items():
+            started = time.thread_time()
+            for _ in range(calls):
+                case()
+            samples[name].append((time.thread_time() - started) / calls * 1e6)
+    return {name: statistics.median(found) for name, found in samples.items()}
+
+
+def _print_us(title: str, results: dict[str, float], baseline: str) -> None:
+    width = max(map(len, results))
+    print(
+        f"\n{title}\n\n| {'case':<{width}} | {'µs':>8} | vs {baseline} |\n|{'-' * (width + 2)}|{'-' * 10}|---|"
+    )
+    for name, us in results.items():
+        print(f"| {name:<{width}} | {us:8.1f} | {us / results[baseline]:.2f}x |")
+
+
+def cached_rows(pg: Any, reps: int) -> None:
+    """TechEmpower's cached-queries, in process, and the 20-row lookup alone."""
+    import tfb
+
+    with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE tfb")
+    tfb.create_tables(pg.dsn("tfb"))
+    os.environ["TFB_DSN"], os.environ["TFB_POOL_SIZE"] = pg.dsn("tfb"), "4"
+    apps = {"falcon": tfb.make_app("falcon"), "kata": tfb.make_app("kata")}
+    path = "/cached-queries?count=20"
+    for app in apps.values():
+        for _ in range(2000):  # fill both caches: 40,000 random ids of 10,000
+            tfb.call(app, path)
+    results = _cpu_us({name: functools.partial(tfb.call, app, path) for name, app in apps.items()}, 300, reps)
+    _print_us(
+        f"TechEmpower cached-queries, count=20, in process (CPU µs per request, load {os.getloadavg()[0]:.1f})",
+        results,
+        "falcon",
+    )
+
+    rows = {
+        i: tfb.World.from_dict({"id": i, "randomNumber": random.randint(1, 10_000)}) for i in range(1, 10_001)
+    }
+    plain = {i: row.to_dict() for i, row in rows.items()}
+    kata.cache.memory.set_multi({f"world:{i}": row for i, row in rows.items()})
+    draws = [[random.randint(1, 10_000) for _ in range(20)] for _ in range(300)]
+    turn = iter(range(10**9))
+
+    def ids() -> list[int]:
+        return draws[next(turn) % len(draws)]
+
+    lookups: dict[str, Callable[[], Any]] = {
+        "plain dict of dict rows": lambda: [plain[i] for i in ids()],
+        "plain dict, each row copied (dict.copy)": lambda: [plain[i].copy() for i in ids()],
+        "kata Attribute on MemoryCache": lambda: tfb.CachedWorld(ids()).get(),
+    }
+    results = _cpu_us(lookups, 300, reps)
+    _print_us("20 cached rows, the lookup alone (CPU µs per lookup)", results, "plain dict of dict rows")
+    kata.cache.close()
+    tfb.close()
 
 
 def _fields(value: Any) -> dict[str, Any]:

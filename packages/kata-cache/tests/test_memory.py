@@ -8,6 +8,7 @@ import time
 import pytest
 
 import kata.cache
+import kata.codec
 
 
 def test_max_size_evicts_the_least_recently_used() -> None:
@@ -57,3 +58,91 @@ def test_threads_share_one_instance() -> None:
     assert failures == []
     assert len(cache) == 8 * 500 + 500
     assert (cache.stats.hits, cache.stats.misses) == (4000, 0)
+
+
+class Row:
+    """A registered class with scalar attributes, as model rows are."""
+
+    def __init__(self, id: int, name: str) -> None:
+        self.id = id
+        self.name = name
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Row:
+        return cls(data["id"], data["name"])  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Row and other.to_dict() == self.to_dict()
+
+
+kata.codec.register(Row, "tests.memory.Row")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Row(1, "a"),
+        {"a": 1, "b": "x"},
+        [1, 2, "three"],
+        {"nested": {"a": [1]}},
+        [[1], [2]],
+        (1, "a"),
+        "text",
+        None,
+    ],
+    ids=["row", "flat-dict", "flat-list", "nested-dict", "nested-list", "tuple", "str", "none"],
+)
+def test_every_read_is_a_copy_the_cache_does_not_share(value: object) -> None:
+    cache = kata.cache.MemoryCache()
+    cache.set("k", value)
+    first, second = cache.get("k"), cache.get_multi(["k"])["k"]
+    assert first == value and second == value and type(first) is type(value)
+    if isinstance(value, (dict, list, Row)):
+        assert first is not second
+        # Changing what one read returned changes neither the cache nor another read.
+        if isinstance(value, Row):
+            first.name = "changed"
+        elif isinstance(value, dict):
+            first.clear()
+        else:
+            first.clear()
+        if isinstance(second, dict) and "nested" in second:
+            second["nested"]["a"].append(2)
+        if isinstance(second, list) and second and isinstance(second[0], list):
+            second[0].append(9)
+        assert cache.get("k") == value
+        assert cache.get_multi(["k"]) == {"k": value}
+
+
+def test_an_entry_replaced_is_never_served_from_its_old_copy() -> None:
+    cache = kata.cache.MemoryCache()
+    cache.set("k", Row(1, "old"))
+    assert cache.get("k") == Row(1, "old")
+    cache.set("k", Row(1, "new"))
+    assert cache.get("k") == Row(1, "new")
+    assert cache.get_multi(["k", "x"]) == {"k": Row(1, "new")}
+    assert (cache.stats.hits, cache.stats.misses) == (3, 1)
+
+
+def test_keys_that_are_not_str_are_refused() -> None:
+    cache = kata.cache.MemoryCache()
+    for key in (1, b"k", ["k"]):
+        with pytest.raises(TypeError, match="cache keys are str"):
+            cache.get_multi([key])  # type: ignore[list-item]
+        with pytest.raises(TypeError, match="cache keys are str"):
+            cache.set(key, 1)  # type: ignore[arg-type]
+
+
+def test_mapped_keys_are_the_same_before_and_after_the_memo_fills() -> None:
+    from kata.cache._keys import MEMO_SIZE, key_mapper
+
+    mapped = key_mapper("p:")
+    keys = [f"key {i}" if i % 2 else f"key:{i}" for i in range(MEMO_SIZE + 10)]
+    first = [mapped(key) for key in keys]
+    again = [mapped(key) for key in keys]
+    assert first == again
+    assert first[1] == mapped("key 1") and first[1].startswith("p:key~")
+    assert first[0] == "p:key:0"

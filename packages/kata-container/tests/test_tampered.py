@@ -30,6 +30,23 @@ def model(database: Any) -> Iterator[type[kata.db.Object]]:
     kata.db.close()
 
 
+@pytest.fixture(params=["redis", "memcached"])
+def shared(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[kata.cache.Cache]:
+    """A cache other processes write to: the only kind whose values a container checks.
+
+    A memory cache holds only what this process stored, so values read from it are not checked
+    (absence markers still are).
+    """
+    found: kata.cache.Cache
+    if request.param == "redis":
+        found = kata.cache.RedisCache(host=request.getfixturevalue("redis_server").address, prefix=key_prefix)
+    else:
+        hosts = [server.address for server in request.getfixturevalue("memcached_servers")]
+        found = kata.cache.MemcachedCache(hosts=hosts, prefix=key_prefix)
+    yield found
+    found.close()
+
+
 def _rows(cache: kata.cache.Cache, model: type[kata.db.Object], pulls: list[list[Any]]) -> type:
     class Rows(kata.container.Attribute):
         def cache(self) -> kata.cache.Cache:
@@ -63,42 +80,42 @@ def _rows(cache: kata.cache.Cache, model: type[kata.db.Object], pulls: list[list
     ids=["dict", "str", "none", "list"],
 )
 def test_a_value_of_the_wrong_type_is_pulled_and_overwritten(
-    cache: kata.cache.Cache, model: type[kata.db.Object], planted: Any
+    shared: kata.cache.Cache, model: type[kata.db.Object], planted: Any
 ) -> None:
     pulls: list[list[Any]] = []
-    Rows = _rows(cache, model, pulls)
+    Rows = _rows(shared, model, pulls)
     assert [row.name for row in Rows([1, 2, 3]).get().values()] == ["thing 1", "thing 2", "thing 3"]
-    cache.set("thing:2", planted)
+    shared.set("thing:2", planted)
 
     found = Rows([1, 2, 3]).get()
 
     assert [type(row) for row in found.values()] == [model] * 3
     assert found[2].name == "thing 2"
     assert pulls == [[1, 2, 3], [2]]
-    stored = cache.get("thing:2")
+    stored = shared.get("thing:2")
     assert type(stored) is model and stored.id == 2  # overwritten with the real row
     Rows([1, 2, 3]).get()
     assert pulls == [[1, 2, 3], [2]]
 
 
 def test_another_item_s_row_under_a_key_is_not_served(
-    cache: kata.cache.Cache, model: type[kata.db.Object]
+    shared: kata.cache.Cache, model: type[kata.db.Object]
 ) -> None:
     pulls: list[list[Any]] = []
-    Rows = _rows(cache, model, pulls)
+    Rows = _rows(shared, model, pulls)
     rows = Rows([1, 4]).get()
-    cache.set("thing:1", rows[4])  # a stale or swapped entry: a real row, of item 4
+    shared.set("thing:1", rows[4])  # a stale or swapped entry: a real row, of item 4
     assert Rows([1, 4]).get()[1].id == 1
-    assert cache.get("thing:1").id == 1
+    assert shared.get("thing:1").id == 1
     assert pulls == [[1, 4], [1]]
 
 
 def test_the_default_check_of_attribute_refuses_wrong_values(
-    cache: kata.cache.Cache, model: type[kata.db.Object]
+    shared: kata.cache.Cache, model: type[kata.db.Object]
 ) -> None:
     class Rows(kata.container.Attribute):
         def cache(self) -> kata.cache.Cache:
-            return cache
+            return shared
 
         def key(self, item: Any) -> str:
             return f"plain:{item}"
@@ -107,10 +124,10 @@ def test_the_default_check_of_attribute_refuses_wrong_values(
             return model, "id"
 
     rows = Rows([1, 2]).get()
-    cache.set_multi({"plain:1": {"id": 1}, "plain:2": rows[1]})
+    shared.set_multi({"plain:1": {"id": 1}, "plain:2": rows[1]})
     found = Rows([1, 2]).get()
     assert (type(found[1]), found[1].id, type(found[2]), found[2].id) == (model, 1, model, 2)
-    assert cache.get("plain:2").id == 2
+    assert shared.get("plain:2").id == 2
 
 
 def test_bytes_that_do_not_decode_are_pulled_and_overwritten(
@@ -152,24 +169,24 @@ class Listing(kata.container.Simple):
 
 
 @pytest.mark.parametrize("planted", [{"a": 1}, [1, 2], "ab", Absent(time.time() + 3600)])
-def test_simple_treats_what_valid_refuses_as_a_miss(cache: kata.cache.Cache, planted: Any) -> None:
+def test_simple_treats_what_valid_refuses_as_a_miss(shared: kata.cache.Cache, planted: Any) -> None:
     pulls: list[str] = []
-    assert Listing(cache, pulls).get() == ["a", "b"]
-    cache.set("listing", planted)
-    assert Listing(cache, pulls).get() == ["a", "b"]
-    assert cache.get("listing") == ["a", "b"]
-    assert Listing(cache, pulls).get() == ["a", "b"]
+    assert Listing(shared, pulls).get() == ["a", "b"]
+    shared.set("listing", planted)
+    assert Listing(shared, pulls).get() == ["a", "b"]
+    assert shared.get("listing") == ["a", "b"]
+    assert Listing(shared, pulls).get() == ["a", "b"]
     assert pulls == ["pull", "pull"]
 
 
-def test_a_valid_that_raises_counts_as_invalid(cache: kata.cache.Cache) -> None:
+def test_a_valid_that_raises_counts_as_invalid(shared: kata.cache.Cache) -> None:
     class Strict(Listing):
         def valid(self, value: Any) -> bool:
             return bool(value["must"])  # raises for a list
 
     pulls: list[str] = []
-    cache.set("listing", ["x"])
-    assert Strict(cache, pulls).get() == ["a", "b"]
+    shared.set("listing", ["x"])
+    assert Strict(shared, pulls).get() == ["a", "b"]
     assert pulls == ["pull"]
 
 
@@ -207,4 +224,14 @@ def test_an_honest_absent_marker_still_hides_its_item(cache: kata.cache.Cache) -
     Lookup = _lookup(cache, {1: "one"}, pulls)
     cache.set("lookup:2", Absent(time.time() + 29))
     assert Lookup([1, 2]).get() == {1: "one"}
+    assert pulls == [[1]]
+
+
+def test_a_memory_cache_is_trusted_with_what_this_process_stored(model: type[kata.db.Object]) -> None:
+    cache = kata.cache.MemoryCache()
+    pulls: list[list[Any]] = []
+    Rows = _rows(cache, model, pulls)
+    Rows([1]).get()
+    cache.set("thing:1", "written here")  # no other process can have written it
+    assert Rows([1]).get() == {1: "written here"}
     assert pulls == [[1]]

@@ -17,7 +17,8 @@ be used directly. They share the :class:`Cache` interface; every server failure 
 
 Keys: any str. A key that memcached could not hold (over 250 bytes with the prefix, spaces,
 control characters, non-ASCII, or the character ``~``) is stored under a safe key made of
-its readable start and a 128-bit digest of the whole key, the same way on every type.
+its readable start and a 128-bit digest of the whole key, the same way on Redis and
+memcached (the memory type keeps keys as given).
 """
 
 from __future__ import annotations

@@ -57,6 +57,10 @@ class Cache(ABC):
     name: str | None
     """The instance's name in the ``cache:`` section, or None when built directly."""
 
+    shared: bool = True
+    """Whether other processes read and write the same entries (False for the memory type,
+    which holds only what this process stored)."""
+
     def __init__(self, prefix: str = "", *, pickle: bool = False) -> None:
         self.prefix = check_prefix(prefix)
         self.name = None

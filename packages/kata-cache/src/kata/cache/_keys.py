@@ -21,6 +21,9 @@ MAX_KEY_BYTES = 250
 MAX_PREFIX_BYTES = 200
 """Leaves room after the prefix for a readable head and the digest of a mapped key."""
 
+MEMO_SIZE = 16384
+"""How many mapped keys each cache instance remembers."""
+
 _DIGEST_BYTES = 16
 _MARK = "~"
 # '!' (0x21) to '}' (0x7d): printable ASCII without space and without the mark '~' (0x7e).
@@ -44,19 +47,33 @@ def key_mapper(prefix: str) -> Callable[[str], str]:
 
     Raises TypeError for a key that is not a str.
     """
+    # Mapping a key costs a regular expression match and a concatenation; hot keys are
+    # mapped again and again, so the results are remembered, up to a bound.
+    memo: dict[str, str] = {}
     room = MAX_KEY_BYTES - len(prefix)
     plain = re.compile(f"{_PLAIN_CHARS}{{1,{room}}}").fullmatch
     head_room = room - len(_MARK) - 2 * _DIGEST_BYTES
 
     def mapped(key: str) -> str:
         try:
+            known = memo.get(key)
+        except TypeError:  # unhashable: not a str, said below
+            known = None
+        if known is not None:
+            return known
+        try:
             if plain(key):
-                return prefix + key
+                stored = prefix + key
+            else:
+                found = _plain_head(key)  # always matches, possibly empty
+                head = key[: min(found.end() if found else 0, head_room)]
+                digest = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_BYTES).hexdigest()
+                stored = f"{prefix}{head}{_MARK}{digest}"
         except TypeError:
             raise TypeError(f"cache keys are str, not {type(key).__qualname__}") from None
-        found = _plain_head(key)  # always matches, possibly empty
-        head = key[: min(found.end() if found else 0, head_room)]
-        digest = blake2b(key.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_BYTES).hexdigest()
-        return f"{prefix}{head}{_MARK}{digest}"
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = stored
+        return stored
 
     return mapped

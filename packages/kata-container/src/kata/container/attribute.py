@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
-from kata.container.base import Container, check_key, seconds
+from kata.container.base import Container, check_key, rejecter, seconds
 from kata.container.loader import load
 
 _NOT_PULLED = object()
@@ -125,21 +125,37 @@ class Attribute(Container):
             return values
 
         absent_expire = seconds(type(self).__qualname__, "absent_expire", self.absent_expire())
-        found = load(self._plan(pull_keys, absent_expire, self._validator(item_by_key)), keys)
+        found = load(self._plan(pull_keys, absent_expire, lambda: self._rejecter(item_by_key)), keys)
         return {item: found[key] for item, key in zip(unique, keys, strict=True) if key in found}
 
-    def _validator(self, item_by_key: dict[str, Any]) -> Callable[[str, Any], bool] | None:
-        """:meth:`valid` by cache key; None when every value is valid. The default check
-        asks :meth:`attribute` once per lookup, not once per value."""
+    def _rejecter(self, item_by_key: dict[str, Any]) -> Callable[[dict[str, Any]], list[str]] | None:
+        """:meth:`valid` over the values read, by cache key; None when every value is valid."""
         cls = type(self)
         if cls.valid is not Attribute.valid:
             valid = self.valid
-            return lambda key, value: valid(item_by_key[key], value)
+            return rejecter(lambda key, value: valid(item_by_key[key], value))
         if cls.pull is not Attribute.pull:
             return None
+        # The default check, asking attribute() once per lookup and checking in one pass.
         model, column = self.attribute()
         kind: type = model  # type: ignore[assignment]
-        return lambda key, value: isinstance(value, kind) and getattr(value, column) == item_by_key[key]
+        slow = rejecter(
+            lambda key, value: isinstance(value, kind) and getattr(value, column) == item_by_key[key]
+        )
+
+        def reject(cached: dict[str, Any]) -> list[str]:
+            try:
+                return [
+                    key
+                    for key, value in cached.items()
+                    if not (
+                        isinstance(value, kind) and getattr(value, column, _NOT_PULLED) == item_by_key[key]
+                    )
+                ]
+            except Exception:  # an odd value whose comparison raises: look at each alone
+                return slow(cached)
+
+        return reject
 
     def dirty(self) -> None:
         """Remove every item's value from the cache, with one ``delete_multi``."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 from kata.cache import Cache, CacheError
+from kata.container.absent import Absent
 from kata.container.loader import Plan
 from kata.container.logs import warn
 
@@ -49,18 +50,21 @@ class Container:
         self,
         pull: Callable[[list[str]], Mapping[str, Any]],
         absent_expire: float | None,
-        valid: Callable[[str, Any], bool] | None,
+        reject: Callable[[], Callable[[dict[str, Any]], list[str]] | None],
     ) -> Plan:
+        """What one lookup needs; *reject* makes the check of values read, asked only of a cache
+        other processes write to (a memory cache holds nothing this process did not store)."""
         owner = type(self).__qualname__
+        cache = self._cache()
         return Plan(
             owner=type(self),
-            cache=self._cache(),
+            cache=cache,
             expire=optional_seconds(owner, "expire", self.expire()),
             absent_expire=absent_expire,
             lock=self.lock(),
             lock_timeout=seconds(owner, "lock_timeout", self.lock_timeout()),
             pull=pull,
-            valid=valid,
+            reject=reject() if getattr(cache, "shared", True) else None,
         )
 
     def _cache(self) -> Cache:
@@ -87,6 +91,30 @@ class Container:
                 type(self).__qualname__,
                 exc,
             )
+
+
+def rejecter(valid: Callable[[str, Any], bool]) -> Callable[[dict[str, Any]], list[str]]:
+    """The keys of values read from the cache that *valid* (by key and value) refuses, and of
+    absence markers.
+
+    An exception raised by *valid* refuses the value: one shaped unlike what the check
+    expects is not one the container stored.
+    """
+
+    def reject(cached: dict[str, Any]) -> list[str]:
+        refused = []
+        for key, value in cached.items():
+            if type(value) is Absent:  # a marker, never a value to check
+                refused.append(key)
+                continue
+            try:
+                if not valid(key, value):
+                    refused.append(key)
+            except Exception:
+                refused.append(key)
+        return refused
+
+    return reject
 
 
 def seconds(owner: str, method: str, value: object) -> float:

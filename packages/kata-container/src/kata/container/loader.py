@@ -21,7 +21,7 @@ _FIRST_POLL = 0.01
 _LAST_POLL = 0.1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Plan:
     """What one lookup needs from its container, asked once per lookup."""
 
@@ -35,8 +35,9 @@ class Plan:
     lock_timeout: float
     pull: Callable[[list[str]], Mapping[str, Any]]
     """Pulls values by cache key; leaves out the keys the source does not have."""
-    valid: Callable[[str, Any], bool] | None
-    """Whether a value read under a key is one the container stores; None: any value is."""
+    reject: Callable[[dict[str, Any]], list[str]] | None
+    """The keys of values read that are not values the container stores, absence markers
+    included; None: any value but a marker is one."""
 
 
 _MISSING = object()
@@ -77,21 +78,18 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
     # is asked the same way every time. A value the container would not have stored (a
     # tampered or stale entry, or an absent marker claiming more than absent_expire) is a
     # miss too: it is pulled again and overwritten, instead of failing every request.
-    misses: list[str] = []
-    valid = plan.valid
+    hidden: set[str] = set()  # items known to be absent: neither a value nor a miss
+    if plan.reject is None:
+        odd = [key for key, value in cached.items() if type(value) is Absent]
+    else:
+        odd = plan.reject(cached) if cached else []  # one pass; it refuses markers too
     rejected = 0
-    for key in keys:
-        value = cached.get(key, _MISSING)
-        if value is _MISSING:
-            misses.append(key)
-        elif type(value) is Absent:
-            del cached[key]
-            if not _absent(value, plan.absent_expire):
-                misses.append(key)
-        elif valid is not None and not _accepts(valid, key, value):
-            del cached[key]
-            misses.append(key)
+    for key in odd:
+        value = cached.pop(key)
+        if type(value) is not Absent:
             rejected += 1
+        elif _absent(value, plan.absent_expire):
+            hidden.add(key)
     if rejected:
         warn(
             plan.owner,
@@ -100,6 +98,9 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
             plan.owner.__qualname__,
             rejected,
         )
+    if len(cached) == len(keys):
+        return cached, [], True
+    misses = [key for key in keys if key not in cached and key not in hidden]
     return cached, misses, True
 
 
@@ -111,13 +112,6 @@ def _absent(marker: Absent, absent_expire: float | None) -> bool:
     now = time.time()
     until = marker.until
     return now < until <= now + absent_expire  # False for NaN too
-
-
-def _accepts(valid: Callable[[str, Any], bool], key: str, value: Any) -> bool:
-    try:
-        return bool(valid(key, value))
-    except Exception:  # a value shaped unlike what the check expects is not what we stored
-        return False
 
 
 def _lead(plan: Plan, keys: list[str], flight: Flight, cache_up: bool) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kata.container.base import Container, check_key
+from kata.container.base import Container, check_key, rejecter
 from kata.container.loader import load
 
 
@@ -63,8 +63,8 @@ class Simple(Container):
         fails, the value is pulled and returned anyway, and a warning is logged.
         """
         key = check_key(type(self).__qualname__, self.key())
-        valid = None if type(self).valid is Simple.valid else lambda _key, value: self.valid(value)
-        found = load(self._plan(lambda keys: {key: self.pull()}, None, valid), [key])
+        reject = None if type(self).valid is Simple.valid else rejecter(lambda _key, value: self.valid(value))
+        found = load(self._plan(lambda keys: {key: self.pull()}, None, lambda: reject), [key])
         return found.get(key)
 
     def dirty(self) -> None:
