@@ -1,9 +1,11 @@
 """The TechEmpower Framework Benchmarks test types: kata against Falcon and Flask.
 
 Each framework serves the seven test types the way its own documentation would have them
-written: kata with kata.db models, kata.router resources and a kata.container Attribute on a
-memory cache; Falcon and Flask with a raw ``psycopg_pool.ConnectionPool`` (one pooled
-connection per request) and Jinja2 for the fortunes page.
+written: kata with kata.db models (``get_one``, ``update_many``), kata.router resources (a
+``text`` route, ``self.render`` of a Jinja2 template) served in ``kata.db.scope()``, and a
+kata.container Attribute on a memory cache; Falcon and Flask with a raw
+``psycopg_pool.ConnectionPool`` (one pooled connection per request) and Jinja2 for the fortunes
+page.
 
     /json                  {"message": "Hello, World!"}
     /db                    one random World row
@@ -35,7 +37,6 @@ This is a benchmark, not a test; integration-tests/test_tfb_check.py runs its ch
 from __future__ import annotations
 
 import argparse
-import html
 import io
 import os
 import random
@@ -173,13 +174,13 @@ class KataJson(kata.resource.Resource):
 
 class KataDb(kata.resource.Resource):
     def get(self, request: Any, response: Any) -> Any:
-        return self.success(World.get({"id": random_id()})[0])
+        return self.success(World.get_one({"id": random_id()}))
 
 
 class KataQueries(kata.resource.Resource):
     def get(self, request: Any, response: Any) -> Any:
         count = clamp(request.param("queries", None))
-        return self.success([World.get({"id": random_id()})[0] for _ in range(count)])
+        return self.success([World.get_one({"id": random_id()}) for _ in range(count)])
 
 
 class KataFortunes(kata.resource.Resource):
@@ -187,33 +188,28 @@ class KataFortunes(kata.resource.Resource):
         fortunes = Fortune.get()
         fortunes.append(Fortune.from_dict({"id": 0, "message": ADDED_FORTUNE}))
         fortunes.sort(key=lambda fortune: fortune.message)
-        rows = "".join(
-            f"<tr><td>{fortune.id}</td><td>{html.escape(fortune.message)}</td></tr>\n" for fortune in fortunes
-        )
-        return self.success(
-            "<!DOCTYPE html>\n<html><head><title>Fortunes</title></head><body><table>"
-            f"<tr><th>id</th><th>message</th></tr>\n{rows}</table></body></html>"
-        )
+        return self.render("fortunes.html", fortunes=fortunes)
 
 
 class KataUpdates(kata.resource.Resource):
     def get(self, request: Any, response: Any) -> Any:
         ids = random.sample(range(1, WORLD_ROWS + 1), clamp(request.param("queries", None)))
-        worlds = [World.get({"id": id})[0] for id in ids]
+        worlds = [World.get_one({"id": id}) for id in ids]
         for world in worlds:
             world.randomNumber = random_id()
         # In id order, so that concurrent requests take the row locks in the same order.
-        with kata.db.transaction():
-            for world in sorted(worlds, key=lambda world: world.id):
-                World.update({"randomNumber": world.randomNumber}, {"id": world.id})
+        World.update_many(
+            sorted(
+                ({"id": world.id, "randomNumber": world.randomNumber} for world in worlds),
+                key=lambda row: row["id"],
+            )
+        )
         return self.success(worlds)
 
 
 class KataPlaintext(kata.resource.Resource):
     def get(self, request: Any, response: Any) -> Any:
-        response.body = HELLO.encode()
-        response.content_type = "text/plain; charset=utf-8"
-        return response
+        return self.success(HELLO)
 
 
 class KataCachedQueries(kata.resource.Resource):
@@ -237,13 +233,13 @@ def kata_app() -> WSGIApp:
         }
     )
     kata.cache.initialize({"memory": {"type": "memory"}})
-    router = kata.router.Router()
+    router = kata.router.Router(templates=os.path.join(HERE, "tfb_templates"))
     router.add_route("/json", KataJson)
     router.add_route("/db", KataDb)
     router.add_route("/queries", KataQueries)
     router.add_route("/fortunes", KataFortunes, format="html")
     router.add_route("/updates", KataUpdates)
-    router.add_route("/plaintext", KataPlaintext)
+    router.add_route("/plaintext", KataPlaintext, format="text")
     router.add_route("/cached-queries", KataCachedQueries)
 
     # What kata.config.app() does for each request: the kata.db calls made while serving it
