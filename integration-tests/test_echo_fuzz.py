@@ -114,13 +114,13 @@ def _check(client: Client, route: str, body: bytes, content_type: str, decode: A
         assert answer == decode(body), body
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=_json_documents, route=st.sampled_from(["json", "msgpack"]))
 def test_json_bodies_echo_or_are_refused_with_400(client: Client, body: bytes, route: str) -> None:
     _check(client, route, body, "application/json", from_json)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=_msgpack_documents, route=st.sampled_from(["json", "msgpack"]))
 def test_msgpack_bodies_echo_or_are_refused_with_400(client: Client, body: bytes, route: str) -> None:
     _check(client, route, body, "application/msgpack", from_msgpack)

@@ -211,7 +211,7 @@ def _deep(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(
         _values.map(lambda v: json.dumps(v).encode()),
@@ -251,7 +251,7 @@ def _pack(value: object) -> bytes:
         return b"\xc1"
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(_msgpack_values.map(_pack), st.binary(max_size=40)), st.booleans())
 def test_whatever_msgpack_decodes_encodes_back(data, binary):
     try:
