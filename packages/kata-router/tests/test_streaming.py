@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from email.utils import formatdate
 from pathlib import Path
@@ -255,3 +257,23 @@ def test_a_stream_with_a_bodiless_status_is_a_500(caplog: Any):
     response = Client(router).get("/bad")
     assert response.status == 500
     assert "cannot send status 204 with a body of type Stream" in caplog.text
+
+
+def test_streamed_responses_are_observed_and_logged(data_file, caplog):
+    Download.path = str(data_file)
+    seen = []
+    router = Router(access_log="json")
+    router.add_route("/chunks", Chunks)
+    router.add_route("/files/{name}", Download)
+    router.add_observer(
+        lambda request, response, seconds: seen.append((request.route.template, response.status))
+    )
+    client = Client(router)
+    with caplog.at_level(logging.INFO, "kata.access"):
+        streamed = client.get("/chunks")
+        ranged = client.get("/files/data.json", headers={"Range": "bytes=0-9"})
+    assert seen == [("/chunks", 200), ("/files/{name}", 206)]
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "kata.access"]
+    assert [(line["status"], line["bytes"]) for line in lines] == [(200, 0), (206, 10)]
+    assert streamed.headers["x-request-id"] == lines[0]["request_id"]
+    assert ranged.headers["x-request-id"] == lines[1]["request_id"]
