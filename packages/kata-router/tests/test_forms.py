@@ -232,3 +232,17 @@ def test_a_form_sent_back_as_is_describes_its_files(format):
     assert response.status == 200
     decoded = response.json() if format == "json" else response.msgpack()
     assert decoded == {"a": ["1", "2"], "f": {"filename": "x.txt", "content_type": "text/plain", "size": 3}}
+
+
+def test_small_files_share_one_memory_budget():
+    """Many files each under the spool size still never hold more than it in memory together."""
+    size = SPOOL_SIZE * 2 // 5  # two fit in memory, the third would not
+    files = [("f", (f"{i}.bin", bytes([i]) * size)) for i in range(5)]
+    response = client().post("/form", files=files)
+    assert response.status == 200, response
+    described = response.json()["f"]
+    assert [item["on_disk"] for item in described] == [False, False, True, True, True]
+    assert [item["spooled"] for item in described] == [False, False, True, True, True]
+    assert [item["sha256"] for item in described] == [
+        hashlib.sha256(bytes([i]) * size).hexdigest() for i in range(5)
+    ]

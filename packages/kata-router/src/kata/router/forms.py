@@ -5,8 +5,9 @@ once maps to its value, a field sent several times to the list of its values in 
 fields are str; file parts (those with a ``filename``) are :class:`UploadedFile` objects.
 
 Multipart bodies are parsed as they are read, with python-multipart's streaming parser: a file
-part is written to a :class:`tempfile.SpooledTemporaryFile` that moves to disk once it holds
-more than :data:`SPOOL_SIZE` bytes, so an upload is never held whole in memory.
+part is written to a :class:`tempfile.SpooledTemporaryFile` that moves to disk once the files
+of the form hold more than :data:`SPOOL_SIZE` bytes in memory together, so an upload (or many
+small ones) is never held in memory beyond that.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from kata.router.request import Request
 
 SPOOL_SIZE: Final = 1024 * 1024
-"""An uploaded file larger than this (1 MiB) is moved from memory to a temporary file."""
+"""The memory (1 MiB) the files of one form may take; past it they go to temporary files."""
 
 _READ_CHUNK: Final = 64 * 1024
 
@@ -34,24 +35,23 @@ class UploadedFile:
         name: the form field's name.
         filename: the file name the client sent (as sent: never use it as a path unchecked).
         content_type: the part's Content-Type (``application/octet-stream`` when absent).
-        stream: the content, a binary file positioned at its start; in memory up to
-            :data:`SPOOL_SIZE` bytes, in a temporary file beyond that.
+        stream: the content, a binary file positioned at its start; in memory while the
+            form's files fit in :data:`SPOOL_SIZE` bytes together, in a temporary file beyond.
         size: the content's length in bytes.
+        spooled: whether the content went to a temporary file on disk.
     """
 
-    __slots__ = ("content_type", "filename", "name", "size", "stream")
+    __slots__ = ("content_type", "filename", "name", "size", "spooled", "stream")
 
-    def __init__(self, name: str, filename: str, content_type: str, stream: IO[bytes], size: int) -> None:
+    def __init__(
+        self, name: str, filename: str, content_type: str, stream: IO[bytes], size: int, spooled: bool
+    ) -> None:
         self.name = name
         self.filename = filename
         self.content_type = content_type
         self.stream = stream
         self.size = size
-
-    @property
-    def spooled(self) -> bool:
-        """Whether the content is in a temporary file on disk (it is over :data:`SPOOL_SIZE`)."""
-        return self.size > SPOOL_SIZE
+        self.spooled = spooled
 
     def read(self, size: int = -1) -> bytes:
         """Read from :attr:`stream` (all of it by default)."""
@@ -109,7 +109,17 @@ def read_urlencoded(request: Request) -> dict[str, Any]:
 class _Part:
     """The part being parsed: its headers, then where its content goes."""
 
-    __slots__ = ("content_type", "data", "file", "filename", "header_field", "header_value", "name", "size")
+    __slots__ = (
+        "content_type",
+        "data",
+        "file",
+        "filename",
+        "header_field",
+        "header_value",
+        "memory",
+        "name",
+        "size",
+    )
 
     def __init__(self) -> None:
         self.header_field = b""
@@ -120,6 +130,7 @@ class _Part:
         self.file: Any = None
         self.data: list[bytes] = []
         self.size = 0
+        self.memory = 0  # the bytes this file part may keep in memory before it rolls over
 
 
 def read_multipart(request: Request) -> dict[str, Any]:
@@ -150,6 +161,7 @@ def read_multipart(request: Request) -> dict[str, Any]:
     parts = 0
     part = _Part()
     ended = False
+    in_memory = 0  # bytes of the form's files kept in memory so far
 
     def on_part_begin() -> None:
         nonlocal part, parts
@@ -184,8 +196,10 @@ def read_multipart(request: Request) -> dict[str, Any]:
         if not part.name:
             raise HTTPError(400, f"form part {parts} has no field name in its Content-Disposition")
         if part.filename is not None:
+            # What is left of the form's memory budget; max_size=0 would mean "never roll over".
+            part.memory = max(1, SPOOL_SIZE - in_memory)
             # Closed with the UploadedFile that owns it, or by _close_files on failure.
-            part.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
+            part.file = tempfile.SpooledTemporaryFile(max_size=part.memory)  # noqa: SIM115
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         part.size += end - start
@@ -203,13 +217,16 @@ def read_multipart(request: Request) -> dict[str, Any]:
             part.data.append(data[start:end])
 
     def on_part_end() -> None:
+        nonlocal in_memory
         if part.file is not None:
             part.file.seek(0)
-            _add(
-                form,
-                part.name,
-                UploadedFile(part.name, part.filename or "", part.content_type, part.file, part.size),
+            spooled = part.size > part.memory
+            if not spooled:
+                in_memory += part.size
+            upload = UploadedFile(
+                part.name, part.filename or "", part.content_type, part.file, part.size, spooled
             )
+            _add(form, part.name, upload)
             return
         try:
             text = b"".join(part.data).decode("utf-8")
