@@ -84,3 +84,102 @@ def test_the_tutorial_runs_as_written(workdir):
     assert re.search(r"^/books +myproject\.resource\.book\.Books +GET, HEAD, POST", result.stdout, re.M)
     assert re.search(r"^5 passed", result.stdout, re.M), result.stdout
     assert "database  ok      myproject, embedded in config/dev.pgdata" in result.stdout
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's shell blocks by what they are: the tools, the tour, the installs."""
+    found = [body for language, body in blocks(ROOT / "README.md") if language == "sh"]
+    named = {}
+    for body in found:
+        if body.startswith("tools/demo"):
+            named["tools"] = body
+        elif body.startswith("kata new"):
+            named["tour"] = body
+        elif body.startswith("pip install"):
+            named["install"] = body
+        else:
+            raise AssertionError(f"a README block no test runs: {body!r}")
+    assert set(named) == {"tools", "tour", "install"}
+    return named
+
+
+def test_every_readme_block_is_run_somewhere():
+    # tools/test is the command that runs this suite (and CI runs it); tools/demo's project is
+    # run by test_demo.py through tools/demo_project/run.py, which is all tools/demo executes
+    # once the environment exists. The other blocks run below.
+    tools = readme_blocks()["tools"]
+    assert [line.split()[0] for line in tools.splitlines()] == ["tools/demo", "tools/test"]
+    assert "tools/demo_project/run.py" in (ROOT / "tools" / "demo").read_text()
+
+
+def test_the_readme_installs_and_tour_run_as_written(workdir, fetch):
+    named = readme_blocks()
+    # A new virtualenv, as a newcomer has: the install block runs from the checkout.
+    venv = workdir / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=120)
+    env = environment()
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    env["VIRTUAL_ENV"] = str(venv)
+    install = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", named["install"]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert shutil.which("kata", path=env["PATH"]) == str(venv / "bin" / "kata")
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        env["PORT"] = str(sock.getsockname()[1])  # kata serve's port, as for gunicorn
+    cwd = workdir
+    for line in named["tour"].splitlines():
+        command = line.split("#")[0].strip()
+        if command.startswith("kata serve"):
+            serve(command, cwd, env, fetch, line)
+            continue
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", f"{command}\npwd"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        cwd = Path(result.stdout.splitlines()[-1])  # the tour's cd carries over
+        if command == "pytest":
+            assert re.search(r"\b3 passed\b", result.stdout), result.stdout
+
+
+def serve(command: str, cwd: Path, env: dict[str, str], fetch, line: str) -> None:
+    """Run the tour's ``kata serve`` until the URL its comment names answers, then Ctrl-C it."""
+    url = re.search(r"http://127\.0\.0\.1:8000(/\S*)", line)
+    assert url, line
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = fetch(int(env["PORT"]), "GET", url.group(1).rstrip(","))
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "kata serve did not answer"
+                time.sleep(0.2)
+        assert reply.status == 200, reply
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
