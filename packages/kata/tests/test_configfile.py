@@ -90,11 +90,82 @@ cache:
     assert settings.database == {
         "name": "shop",
         "host": "localhost",
-        "port": 6543,  # a number again, although variables are strings
+        "port": "6543",  # as text: kata.db converts it by the key's type
         "user": "app_x",  # an empty variable takes the default, as in the shell
         "password": "literal ${NOT_A_VARIABLE} and $5",
     }
     assert settings.cache["redis"]["host"] == "localhost:6379"
+
+
+# A key of every type of each section, from a variable: each package converts the text.
+EVERY_TYPE = """
+database:
+  name: shop
+  host: localhost
+  user: app
+  port: ${PORT}
+  pool_size: ${POOL}
+  protected: ${PROTECTED}
+  connect_timeout: ${CONNECT}
+  statement_timeout: ${T:-5}
+cache:
+  redis:
+    type: redis
+    host: localhost:6379
+    db: ${REDIS_DB}
+    timeout: ${REDIS_TIMEOUT:-0.5}
+    pickle: ${PICKLE}
+web:
+  max_body_size: ${MAX_BODY}
+  allowed_hosts: ${HOSTS}
+"""
+EVERY_TYPE_ENV = {
+    "PORT": "6543",
+    "POOL": "3",
+    "PROTECTED": "true",
+    "CONNECT": "2.5",
+    "REDIS_DB": "2",
+    "PICKLE": "false",
+    "MAX_BODY": "65536",
+    "HOSTS": "example.com,.example.org",
+}
+
+
+def test_a_variable_works_for_every_key_of_every_type(tmp_path):
+    import kata.cache
+    import kata.db
+    import kata.router
+
+    settings = load(write(tmp_path, EVERY_TYPE), EVERY_TYPE_ENV)
+    assert settings.database is not None
+    db = kata.db.check(settings.database)
+    assert (db.port, db.pool_size, db.protected, db.connect_timeout, db.statement_timeout) == (
+        6543,
+        3,
+        True,
+        2.5,
+        5.0,
+    )
+    redis = kata.cache.check(settings.cache)["redis"]
+    assert (redis.db, redis.timeout, redis.pickle) == (2, 0.5, False)
+    web = kata.router.check(settings.web)
+    assert (web.max_body_size, web.allowed_hosts) == (65536, ["example.com", ".example.org"])
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key"),
+    [
+        ("PORT", "http", "database.port"),
+        ("CONNECT", "soon", "database.connect_timeout"),
+        ("PROTECTED", "maybe", "database.protected"),
+        ("REDIS_DB", "first", "cache.redis.db"),
+        ("MAX_BODY", "1MB", "web.max_body_size"),
+    ],
+)
+def test_a_variable_that_does_not_convert_names_file_key_variable_and_text(tmp_path, variable, value, key):
+    found = error(tmp_path, EVERY_TYPE, {**EVERY_TYPE_ENV, variable: value})
+    assert found.key == key
+    assert f"(the value came from ${{{variable}}}, which gave {value!r})" in str(found)
 
 
 def test_an_unset_variable_names_the_key_and_the_variable(tmp_path):
@@ -116,86 +187,77 @@ def test_embedded_keeps_its_data_beside_the_config(tmp_path):
     assert settings.embedded.data_dir == (tmp_path / "config" / "dev.pgdata").resolve()
     assert settings.embedded.name == "kata"
 
-    settings = load(write(tmp_path, "database:\n  embedded: ../data/pg\n  name: shop\n  pool_size: 3\n"), {})
+    text = "database:\n  embedded: ../data/pg\n  name: shop\n  pool_size: 3\n  statement_timeout: 5\n"
+    settings = load(write(tmp_path, text), {})
     assert settings.embedded is not None
     assert settings.embedded.data_dir == (tmp_path / "data" / "pg").resolve()
-    assert (settings.embedded.name, settings.embedded.pool_size) == ("shop", 3)
+    assert settings.embedded.name == "shop"
+    assert settings.embedded.options == {"pool_size": 3, "statement_timeout": 5}
 
 
 def test_without_a_cache_section_there_is_one_memory_cache(tmp_path):
     settings = load(write(tmp_path, "database:\n  embedded: true\n"), {})
     assert settings.cache == {"memory": {"type": "memory"}}
-    # A cache without a type is a memory cache.
-    assert load(write(tmp_path, "cache:\n  local: {}\n"), {}).cache == {"local": {"type": "memory"}}
 
 
 def test_other_sections_are_kept_for_the_application(tmp_path):
     settings = load(write(tmp_path, "mail:\n  sender: a@example.com\n"), {})
     assert settings.extra == {"mail": {"sender": "a@example.com"}}
     assert settings.database is None
+    assert settings.web is None
 
 
 @pytest.mark.parametrize(
     ("text", "key", "expected"),
     [
         ("databse:\n  name: x\n", "databse", "did you mean 'database'"),
-        ("- database\n", "", "expected a mapping of sections"),
-        ("database: localhost\n", "database", "expected a mapping"),
-        ("database:\n  host: localhost\n", "database", "missing name, user"),
-        (
-            "database:\n  name: a\n  host: h\n  user: u\n  port: http\n",
-            "database.port",
-            "integer from 1 to 65535",
-        ),
-        (
-            "database:\n  name: a\n  host: h\n  user: u\n  port: 0\n",
-            "database.port",
-            "integer from 1 to 65535",
-        ),
-        ("database:\n  name: a\n  host: h\n  user: u\n  pool_size: true\n", "database.pool_size", "integer"),
-        ("database:\n  name: ''\n  host: h\n  user: u\n", "database.name", "non-empty string"),
-        ("database:\n  name: [a]\n  host: h\n  user: u\n", "database.name", "expected a string"),
-        ("database:\n  embedded: 3\n", "database.embedded", "expected true or a data folder"),
-        (
-            "database:\n  embedded: true\n  host: localhost\n",
-            "database.host",
-            "not used with an embedded database",
-        ),
-        ("cache: [memory]\n", "cache", "expected a mapping of cache names"),
-        ("cache:\n  main:\n    type: disk\n", "cache.main.type", "expected one of memory, redis, memcached"),
-        ("cache:\n  main: memory\n", "cache.main", "expected a mapping with a 'type'"),
-        ("cache:\n  my-cache:\n    type: memory\n", "cache.my-cache", "Python identifier"),
-        ("cache:\n  r:\n    type: redis\n    host: h:1\n    db: first\n", "cache.r.db", "integer"),
-        # A typo in a key.
-        (
-            "database:\n  name: a\n  hots: h\n  user: u\n",
-            "database.hots",
-            "unknown key; did you mean 'host'? (known: name, host, port, user, password, pool_size, protected",
-        ),
-        ("database:\n  embedded: true\n  nmae: a\n", "database.nmae", "did you mean 'name'?"),
         ("cahce:\n  main: {}\n", "cahce", "did you mean 'cache'?"),
-        ("cache:\n  m:\n    type: memcache\n", "cache.m.type", "did you mean 'memcached'?"),
-        # A list where a mapping belongs.
-        ("database:\n  - name: a\n", "database", "expected a mapping, got a list"),
-        ("cache:\n  r:\n    - type: redis\n", "cache.r", "expected a mapping with a 'type', got a list"),
-        # A port as text, also through a variable.
-        ("database:\n  name: a\n  host: h\n  user: u\n  port: '54x'\n", "database.port", "got '54x'"),
-        # The keys a cache cannot do without.
-        ("cache:\n  m:\n    type: memcached\n", "cache.m.hosts", "expected a list of 'host:port' strings"),
-        (
-            "cache:\n  r:\n    type: redis\n",
-            "cache.r",
-            "a redis cache needs exactly one of host ('host:port') or url",
-        ),
-        # What only kata.cache knows about a type, before anything is applied.
-        ("cache:\n  m:\n    type: memcached\n    hosts: ['h:99999']\n", "cache.m.hosts[0]", "99999"),
-        ("cache:\n  r:\n    type: redis\n    host: h\n    hots: 1\n", "cache.r.hots", "not an option"),
+        ("wbe:\n  allowed_hosts: []\n", "wbe", "did you mean 'web'?"),
+        ("- database\n", "", "expected a mapping of sections"),
+        ("database:\n  embedded: 3\n", "database.embedded", "expected true or a data folder"),
+        ("database:\n  embedded: true\n  host: localhost\n", "database.host", "not used with an embedded"),
     ],
 )
-def test_mistakes_name_the_key_path_and_what_was_expected(tmp_path, text, key, expected):
+def test_what_kata_reads_itself_names_the_key(tmp_path, text, key, expected):
     found = error(tmp_path, text)
     assert found.key == key
     assert expected in str(found)
+
+
+@pytest.mark.parametrize(
+    ("section", "value"),
+    [
+        ("database", "localhost"),
+        ("database", ["name"]),
+        ("database", {"host": "localhost"}),
+        ("database", {"name": "a", "host": "h", "user": "u", "port": 0}),
+        ("database", {"name": "a", "hots": "h", "user": "u"}),
+        ("cache", ["memory"]),
+        ("cache", {"main": {"type": "disk"}}),
+        ("cache", {"main": "memory"}),
+        ("cache", {"my-cache": {"type": "memory"}}),
+        ("cache", {"m": {"type": "memcached"}}),
+        ("cache", {"r": {"type": "redis", "host": "h", "hots": 1}}),
+        ("cache", {"m": {"type": "memcached", "hosts": ["h:99999"]}}),
+        ("web", {"allowed_hosts": "exa mple.com"}),
+        ("web", {"max_body_sise": 10}),
+        ("web", {"cors": {"max_age": -1}}),
+    ],
+)
+def test_a_section_mistake_is_the_packages_own_message_with_the_file(tmp_path, section, value):
+    import json
+
+    import kata.cache
+    import kata.db
+    import kata.router
+
+    check = getattr({"database": kata.db, "cache": kata.cache, "web": kata.router}[section], "check")
+    with pytest.raises(ValueError) as library:
+        check(value)
+    found = error(tmp_path, json.dumps({section: value}))
+    key = f"{section}.{library.value.key}" if library.value.key else section
+    assert found.key == key
+    assert str(found) == f"{found.path}: {key}: {library.value.problem}"
 
 
 @pytest.mark.parametrize(
@@ -218,13 +280,13 @@ def test_a_file_that_is_not_yaml_is_one_line_saying_where(tmp_path, text, expect
 
 def test_a_file_of_plain_text_is_not_a_configuration(tmp_path):
     found = error(tmp_path, "hello\n")
-    assert str(found).endswith("expected a mapping of sections (database, cache), got 'hello'")
+    assert str(found).endswith("expected a mapping of sections (database, cache, web), got 'hello'")
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# nothing here yet\n"])
 def test_an_empty_file_is_an_error_pointing_to_the_example(tmp_path, text):
     found = error(tmp_path, text)
-    assert "is empty: expected the sections database: and cache:" in str(found)
+    assert "is empty: expected the sections database:, cache: and web:" in str(found)
     assert "config.yaml.example" in str(found)
 
 

@@ -43,10 +43,11 @@ _state: _State | None = None
 def initialize(path: str | os.PathLike[str], bare: bool = False) -> None:
     """Set up the database, the caches and (unless *bare*) the web app from the YAML at *path*.
 
-    Calling it again replaces the previous configuration: the new file is checked first, and
-    only then are the old database pool and cache clients closed and the new ones made.
-    ``bare=True`` is for scripts (migrations, cron jobs): the web app is not loaded and
-    :func:`app` refuses. Raises :class:`ConfigError`; nothing stays half set up.
+    Calling it again replaces the previous configuration: the new file is read and every
+    section checked by its package first; then the new database pool and cache clients are
+    made and the old ones closed. ``bare=True`` is for scripts (migrations, cron jobs): the web
+    app is not loaded and :func:`app` refuses. Raises :class:`ConfigError`; when it does, the
+    previous configuration (if any) is still the one in use, working as before.
     """
     global _state
     new = load(path)
@@ -63,33 +64,82 @@ def initialize(path: str | os.PathLike[str], bare: bool = False) -> None:
         embedded_dir = new.embedded.data_dir
         database = running.section(new.embedded)
 
-    _state = None
-    attempt = _State(settings=new, bare=bare, database=database, embedded_dir=embedded_dir, app=None)
-    try:
-        # Each library replaces (and closes) its previous clients itself.
-        import kata.db
+    import kata.cache
+    import kata.db
 
+    attempt = _State(settings=new, bare=bare, database=database, embedded_dir=embedded_dir, app=None)
+    # Each library checks before it replaces anything, so a step that fails leaves its own
+    # previous clients working; the steps already done are put back to the previous file's.
+    done: list[str] = []
+    try:
         if database is not None:
             _apply(new, "database", kata.db.initialize, database)
-        else:
-            kata.db.close()
-        import kata.cache
-
+            done.append("database")
         _apply(new, "cache", kata.cache.initialize, new.cache)
+        done.append("cache")
         if not bare:
-            import kata.router
-
-            attempt.app = kata.router.app()
-            from kata import endpoints
-
-            attempt.app = endpoints.mount(attempt.app, new)
+            attempt.app = _web_app(new, previous, database is not None)
     except BaseException:
-        _close_clients(attempt)
-        _release_embedded(previous, keep=None)
-        _release_embedded(attempt, keep=None)
+        _restore(previous, done)
+        if embedded_dir is not None and (previous is None or previous.embedded_dir != embedded_dir):
+            _release_embedded(attempt, keep=None)
         raise
+    if database is None and previous is not None and previous.database is not None:
+        kata.db.close()
     _release_embedded(previous, keep=embedded_dir)
     _state = attempt
+
+
+def _web_app(new: Settings, previous: _State | None, with_database: bool) -> WSGIApp:
+    """The router's app with the ``web:`` section applied, each request in a kata.db scope."""
+    import kata.db
+    import kata.router
+
+    if new.web is not None or (previous is not None and previous.settings.web is not None):
+        # A file without web: after one with it goes back to the defaults.
+        _apply(new, "web", kata.router.initialize, new.web)
+    kata.router.add_error_handler(kata.db.Unavailable, _database_unavailable)
+    from kata import endpoints
+
+    router_app = kata.router.app()
+    if not with_database:
+        return endpoints.mount(router_app, new)
+    scope = kata.db.scope
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # One pooled connection per request, taken at its first kata.db call (none without
+        # one) and given back when the response is made, also when it failed.
+        with scope():
+            return router_app(environ, start_response)
+
+    # The metrics and health endpoints answer ahead of the routes (and of the scope).
+    return endpoints.mount(app, new)
+
+
+def _database_unavailable(request: Any, response: Any, exc: Any) -> Any:
+    """kata.db.Unavailable (PostgreSQL cannot be reached): a 503 with Retry-After."""
+    import kata.router
+
+    raise kata.router.HTTPError(
+        503, "the database is unavailable; try again later", {"Retry-After": str(exc.retry_after)}
+    )
+
+
+def _restore(previous: _State | None, done: list[str]) -> None:
+    """Put the libraries in *done* back to *previous*'s sections (or close them)."""
+    import kata.cache
+    import kata.db
+
+    if "database" in done:
+        if previous is not None and previous.database is not None:
+            kata.db.initialize(previous.database)
+        else:
+            kata.db.close()
+    if "cache" in done:
+        if previous is not None:
+            kata.cache.initialize(previous.settings.cache)
+        else:
+            kata.cache.close()
 
 
 def exit_under_server(exc: ConfigError) -> None:

@@ -2,16 +2,21 @@
 
 The file is parsed with ruamel.yaml's safe loader (no tags that build Python objects),
 ``${VAR}`` and ``${VAR:-default}`` are replaced from the environment in every string, and each
-section is checked for the mistakes that would otherwise surface later inside a request.
-Every problem raises :class:`ConfigError` naming the file, the key path and what was expected.
+section is handed to its package's schema, the only place it is checked: ``database:`` to
+``kata.db.check``, ``cache:`` to ``kata.cache.check``, ``web:`` to ``kata.router.check``. The
+packages convert strings by each key's type, so a variable works for every key. The one key
+kata itself reads is ``database.embedded`` (see :mod:`kata.embedded`). Every problem raises
+:class:`ConfigError` naming the file, the key path and what was expected, and for a value that
+came from variables, their names and the text they gave.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +26,11 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
-SECTIONS = ("database", "cache")
+SECTIONS = ("database", "cache", "web")
 EXAMPLE = Path(__file__).with_name("config.yaml.example")  # every section and key, commented
-CACHE_TYPES = ("memory", "redis", "memcached")
 
-# Keys of the guide's database section that kata checks itself; the others kata.db knows
-# (see kata.db.Settings) are handed to kata.db.initialize as they are, which checks them.
-_SERVER_KEYS = ("name", "host", "port", "user", "password", "pool_size")
-_EMBEDDED_KEYS = ("embedded", "name", "pool_size")
+# Keys of an embedded database section that kata sets itself, to reach the server it starts.
+_EMBEDDED_SETS = ("host", "port", "user", "password")
 
 # ${VAR}, ${VAR:-default}; $${ stays a literal ${.
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -48,27 +50,33 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class EmbeddedDatabase:
-    """``database: {embedded: ...}``: a PostgreSQL kept in *data_dir*, started on demand."""
+    """``database: {embedded: ...}``: a PostgreSQL kept in *data_dir*, started on demand.
+
+    *options* are the section's other keys (``pool_size``, ``statement_timeout``, ...), checked
+    by kata.db and handed to it with where the server runs.
+    """
 
     data_dir: Path
     name: str
-    pool_size: int | None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """A checked configuration file.
+    """A configuration file, read and checked.
 
     ``database`` is the section for ``kata.db.initialize`` (None when the file has no
     ``database:``), unless ``embedded`` is set, in which case the section is made once the
-    embedded server runs. ``cache`` is the section for ``kata.cache.initialize``. ``extra``
-    holds any other top-level keys, for the application's own use.
+    embedded server runs. ``cache`` is the section for ``kata.cache.initialize``, ``web`` the
+    one for ``kata.router.initialize`` (None without a ``web:`` section). ``extra`` holds any
+    other top-level keys, for the application's own use.
     """
 
     path: Path
     database: dict[str, Any] | None
     embedded: EmbeddedDatabase | None
-    cache: dict[str, dict[str, Any]]
+    cache: dict[str, Any]
+    web: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,22 +107,26 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         raise ConfigError(file, "", f"is not valid YAML: {_yaml_problem(exc)}") from exc
     if raw is None:
         raise ConfigError(
-            file, "", f"is empty: expected the sections database: and cache: (an example: {EXAMPLE})"
+            file, "", f"is empty: expected the sections database:, cache: and web: (an example: {EXAMPLE})"
         )
     if not isinstance(raw, dict):
-        raise ConfigError(file, "", f"expected a mapping of sections (database, cache), got {_kind(raw)}")
-    data = _substitute(file, raw, "", os.environ if environ is None else environ)
+        raise ConfigError(file, "", f"expected a mapping of sections (database, cache, web), got {_kind(raw)}")
+    sources: dict[str, tuple[list[str], str]] = {}
+    data = _substitute(file, raw, "", os.environ if environ is None else environ, sources)
     extra = {}
     for key in data:
         if key in SECTIONS:
             continue
-        close = difflib.get_close_matches(str(key), SECTIONS, n=1, cutoff=0.7)
+        close = difflib.get_close_matches(str(key), SECTIONS, n=1, cutoff=0.6)
         if close:
             raise ConfigError(file, str(key), f"unknown section; did you mean '{close[0]}'?")
         extra[str(key)] = data[key]
-    database, embedded = _database(file, data.get("database"))
+    with _named(file, sources):
+        database, embedded = _database(file, data.get("database"))
+        cache = _cache(data.get("cache"))
+        web = _web(data.get("web"))
     return Settings(
-        path=file, database=database, embedded=embedded, cache=_cache(file, data.get("cache")), extra=extra
+        path=file, database=database, embedded=embedded, cache=cache, web=web, extra=extra
     )
 
 
@@ -140,11 +152,15 @@ def _yaml_problem(exc: YAMLError) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _substitute(file: Path, value: Any, key: str, environ: Mapping[str, str]) -> Any:
+def _substitute(
+    file: Path, value: Any, key: str, environ: Mapping[str, str], sources: dict[str, tuple[list[str], str]]
+) -> Any:
+    """*value* with its variables replaced; *sources* gets, per key path that held any, the
+    variables' names and the text that resulted (to name them when the text is refused)."""
     if isinstance(value, dict):
-        return {k: _substitute(file, v, _join(key, k), environ) for k, v in value.items()}
+        return {k: _substitute(file, v, _join(key, k), environ, sources) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(file, v, f"{key}[{i}]", environ) for i, v in enumerate(value)]
+        return [_substitute(file, v, f"{key}[{i}]", environ, sources) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
         return value
     broken = _BROKEN_VARIABLE.search(value.replace("$${", ""))
@@ -166,47 +182,24 @@ def _substitute(file: Path, value: Any, key: str, environ: Mapping[str, str]) ->
             file, key, f"environment variable {name} is not set (write ${{{name}:-default}} for a default)"
         )
 
-    return _VARIABLE.sub(replace, value)
+    result = _VARIABLE.sub(replace, value)
+    names = [m.group(1) for m in _VARIABLE.finditer(value) if m.group(1)]
+    if names:
+        sources[key] = (names, result)
+    return result
 
 
 def _database(file: Path, section: Any) -> tuple[dict[str, Any] | None, EmbeddedDatabase | None]:
+    import kata.db
+
     if section is None:
         return None, None
-    if not isinstance(section, dict):
-        raise ConfigError(file, "database", f"expected a mapping, got {_kind(section)}")
-    embedded = section.get("embedded", False)
-    if embedded is not False:
-        return None, _embedded(file, section, embedded)
-    known = _database_keys()
-    for key in section:
-        if key not in known:
-            raise ConfigError(
-                file, _join("database", key), f"unknown key{_suggest(key, known)} (known: {', '.join(known)})"
-            )
-    missing = [k for k in ("name", "host", "user") if k not in section]
-    if missing:
-        raise ConfigError(
-            file,
-            "database",
-            f"missing {', '.join(missing)}: a database server needs name, host, port, user, password "
-            "and pool_size (or write 'embedded: true' for a PostgreSQL kept beside this file)",
-        )
-    out = {str(k): v for k, v in section.items() if k != "embedded"}
-    for name in ("name", "host", "user"):
-        out[name] = _string(file, f"database.{name}", out[name], allow_empty=False)
-    if "password" in out:
-        out["password"] = (
-            "" if out["password"] is None else _string(file, "database.password", out["password"])
-        )
-    if "port" in out:
-        out["port"] = _integer(file, "database.port", out["port"], 1, 65535)
-    if "pool_size" in out:
-        out["pool_size"] = _integer(file, "database.pool_size", out["pool_size"], 1, 10_000)
-    return out, None
-
-
-def _embedded(file: Path, section: dict[str, Any], embedded: Any) -> EmbeddedDatabase:
-    if embedded is True:
+    if not isinstance(section, dict) or section.get("embedded", False) is False:
+        # A database server: the section is kata.db's alone.
+        _check_database(section)
+        return {str(k): v for k, v in section.items() if k != "embedded"}, None
+    embedded = section["embedded"]
+    if embedded is True or (isinstance(embedded, str) and embedded.strip().lower() == "true"):
         data_dir = file.parent / f"{file.stem}.pgdata"
     elif isinstance(embedded, str) and embedded:
         data_dir = file.parent / embedded
@@ -214,110 +207,86 @@ def _embedded(file: Path, section: dict[str, Any], embedded: Any) -> EmbeddedDat
         raise ConfigError(
             file, "database.embedded", f"expected true or a data folder (a path), got {embedded!r}"
         )
-    for key in section:
-        if key not in _EMBEDDED_KEYS:
+    for key in _EMBEDDED_SETS:
+        if key in section:
             raise ConfigError(
                 file,
-                _join("database", key),
-                f"not used with an embedded database{_suggest(key, _EMBEDDED_KEYS)} "
-                "(it takes only embedded, name and pool_size)",
+                f"database.{key}",
+                "not used with an embedded database (kata sets host, port, user and password to "
+                "reach the server it starts; remove 'embedded' to use a server of your own)",
             )
-    name = _string(file, "database.name", section.get("name", "kata"), allow_empty=False)
-    pool_size = None
-    if "pool_size" in section:
-        pool_size = _integer(file, "database.pool_size", section["pool_size"], 1, 10_000)
-    return EmbeddedDatabase(data_dir=data_dir.resolve(), name=name, pool_size=pool_size)
+    options = {str(k): v for k, v in section.items() if k not in ("embedded", "name")}
+    name = section.get("name", "kata")
+    # kata.db checks the other keys as for any server; host and user stand for what kata sets.
+    _check_database({**options, "name": name, "host": "/embedded", "user": "postgres"})
+    return None, EmbeddedDatabase(data_dir=data_dir.resolve(), name=str(name), options=options)
 
 
-def _cache(file: Path, section: Any) -> dict[str, dict[str, Any]]:
-    if section is None:
-        # No cache section: one memory cache, so kata.cache.memory exists in every project.
-        return {"memory": {"type": "memory"}}
-    if not isinstance(section, dict):
-        raise ConfigError(
-            file, "cache", f"expected a mapping of cache names to settings, got {_kind(section)}"
-        )
-    out = {}
-    for name, settings in section.items():
-        key = _join("cache", name)
-        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-            raise ConfigError(
-                file, key, "a cache name must be a Python identifier not starting with '_' (kata.cache.NAME)"
-            )
-        if settings is None:
-            settings = {}
-        if not isinstance(settings, dict):
-            raise ConfigError(file, key, f"expected a mapping with a 'type', got {_kind(settings)}")
-        settings = {str(k): v for k, v in settings.items()}
-        kind = settings.setdefault("type", "memory")
-        if kind not in CACHE_TYPES:
-            raise ConfigError(
-                file,
-                f"{key}.type",
-                f"expected one of {', '.join(CACHE_TYPES)}, got {kind!r}{_suggest(kind, CACHE_TYPES)}",
-            )
-        if kind == "redis" and "db" in settings:
-            # ${VAR} substitution yields a string; the number it holds is what kata.cache takes.
-            settings["db"] = _integer(file, f"{key}.db", settings["db"], 0, 1_000_000)
-        out[name] = settings
-    import kata.cache
-
-    # kata.cache knows what each type needs; asking it here makes every mistake in the
-    # section fail before anything of the new configuration is applied.
-    try:
-        kata.cache.check(out)
-    except kata.cache.SectionError as exc:
-        raise library_error(file, "cache", exc) from exc
-    return out
-
-
-def library_error(file: Path, section: str, exc: Exception) -> ConfigError:
-    """A ConfigError for *file* from a library's error about its *section*.
-
-    The library names the key inside its section, either as a "cache.main.host: ..." prefix
-    or as ``exc.key``; the file comes from here.
-    """
-    message, key = str(exc), section
-    prefix = re.match(rf"{section}(?:[.\[][^:\s]*)?(?=: )", message)
-    if prefix:
-        key, message = prefix.group(0), message[prefix.end() + 2 :]
-    named = getattr(exc, "key", None)
-    if key == section and isinstance(named, str) and named:
-        key = f"{section}.{named}"
-    return ConfigError(file, key, message)
-
-
-def _database_keys() -> tuple[str, ...]:
-    """Every key of a server database section: the guide's, then the others kata.db accepts."""
-    import dataclasses
+def _check_database(section: Any) -> None:
+    import importlib
 
     import kata.db
 
-    extra = [f.name for f in dataclasses.fields(kata.db.Settings) if f.name not in _SERVER_KEYS]
-    return (*_SERVER_KEYS, *extra)
+    # kata.db.check is the configuration contract's name; kata.db releases before it have the
+    # same check as kata.db.settings.parse (the module, which the function settings() hides).
+    check = getattr(kata.db, "check", None) or importlib.import_module("kata.db.settings").parse
+    check(section)
 
 
-def _suggest(word: Any, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+def _cache(section: Any) -> dict[str, Any]:
+    import kata.cache
+
+    if section is None:
+        # No cache section: one memory cache, so kata.cache.memory exists in every project.
+        return {"memory": {"type": "memory"}}
+    kata.cache.check(section)
+    return dict(section)
 
 
-def _string(file: Path, key: str, value: Any, allow_empty: bool = True) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ConfigError(file, key, f"expected a string, got {_kind(value)}")
-    text = str(value)
-    if not text and not allow_empty:
-        raise ConfigError(file, key, "expected a non-empty string")
-    return text
+def _web(section: Any) -> dict[str, Any] | None:
+    import kata.router
+
+    if section is None:
+        return None
+    kata.router.check(section)
+    return dict(section)
 
 
-def _integer(file: Path, key: str, value: Any, low: int, high: int) -> int:
-    # Strings of digits are accepted because ${VAR} substitution always yields a string.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(file, key, f"expected an integer from {low} to {high}, got {value!r}")
-    return value
+@contextlib.contextmanager
+def _named(file: Path, sources: dict[str, tuple[list[str], str]]) -> Iterator[None]:
+    """Turn a package's configuration error into a ConfigError naming the file (and the
+    variables, when the refused value came from them)."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        section = next((s for s in SECTIONS if str(exc).startswith(s)), "")
+        if not section:
+            raise
+        raise library_error(file, section, exc, sources) from exc
+
+
+def library_error(
+    file: Path, section: str, exc: Exception, sources: Mapping[str, tuple[list[str], str]] | None = None
+) -> ConfigError:
+    """A ConfigError for *file* from a package's error about its *section*.
+
+    The package names the key inside its section as ``exc.key`` and the problem as
+    ``exc.problem`` (its message is ``"<section>.<key>: <problem>"``); the file comes from here.
+    """
+    key = getattr(exc, "key", None) or ""
+    problem = getattr(exc, "problem", None)
+    if not isinstance(problem, str):
+        problem = str(exc)
+        prefix = f"{section}.{key}: " if key else f"{section}: "
+        problem = problem.removeprefix(prefix)
+    where = f"{section}.{key}" if key else section
+    if sources and where in sources:
+        names, text = sources[where]
+        variables = ", ".join(f"${{{n}}}" for n in names)
+        problem += f" (the value came from {variables}, which gave {text!r})"
+    return ConfigError(file, where, problem)
 
 
 def _join(prefix: str, key: Any) -> str:

@@ -42,16 +42,14 @@ class Running:
 
     def section(self, database: EmbeddedDatabase) -> dict[str, Any]:
         """The ``database:`` section for ``kata.db.initialize`` that reaches *database* here."""
-        section: dict[str, Any] = {
+        return {
+            **database.options,
             "name": database.name,
             "host": self.socket_dir,
             "port": self.port,
             "user": SUPERUSER,
             "password": "",
         }
-        if database.pool_size is not None:
-            section["pool_size"] = database.pool_size
-        return section
 
 
 _running: dict[Path, Running] = {}
