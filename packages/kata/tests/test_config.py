@@ -169,3 +169,80 @@ def test_an_unreachable_database_fails_at_initialize_and_leaves_nothing_set_up(t
     with pytest.raises(RuntimeError, match="not configured"):
         kata.config.app()
     assert kata.cache.caches() == {}
+
+
+def test_a_failed_reinitialize_leaves_the_previous_configuration_working(tmp_path, database):
+    import socket
+
+    first = config_file(tmp_path, database.section, {"memory": {"type": "memory"}})
+    kata.config.initialize(first)
+    kata.cache.memory.set("kept", 1)
+    route = f"/config-kept/{uuid.uuid4().hex}"
+
+    class Database(kata.resource.Resource):
+        def get(self, request, response):
+            with kata.db.connection() as conn:
+                return self.success({"db": conn.execute("SELECT current_database()").fetchone()[0]})
+
+    kata.router.add_route(route, Database)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    broken = config_file(
+        tmp_path, {**database.section, "port": closed_port}, {"other": {"type": "memory"}}, name="b.yaml"
+    )
+    with pytest.raises(kata.config.ConfigError):
+        kata.config.initialize(broken)
+    mistaken = config_file(tmp_path, database.section, {"main": {"type": "disk"}}, name="c.yaml")
+    with pytest.raises(kata.config.ConfigError):
+        kata.config.initialize(mistaken)
+
+    # Everything of the first file still works: settings, database, caches and the app.
+    assert kata.config.settings().path == first
+    assert kata.cache.memory.get("kept") == 1
+    assert set(kata.cache.caches()) == {"memory"}
+    reply = Client(kata.config.app()).get(route)
+    assert (reply.status, reply.json()) == (200, {"db": database.name})
+
+
+def test_each_request_uses_one_pooled_connection(tmp_path, database):
+    kata.config.initialize(config_file(tmp_path, database.section))
+    route = f"/config-scope/{uuid.uuid4().hex}"
+
+    class Backends(kata.resource.Resource):
+        def get(self, request, response):
+            pids = kata.db.query("SELECT pg_backend_pid() AS pid") + kata.db.query(
+                "SELECT pg_backend_pid() AS pid"
+            )
+            return self.success([row["pid"] for row in pids])
+
+    kata.router.add_route(route, Backends)
+    client = Client(kata.config.app())
+    first, second = client.get(route).json()
+    assert first == second, "both calls of the request on one connection"
+    with psycopg.connect(database.target.dsn("postgres")) as conn:
+        row = conn.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [first]).fetchone()
+    assert row is not None and row[0] == "idle", "given back to the pool, not left in a transaction"
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_with_retry_after(tmp_path, own_server):
+    server = own_server("postgres")
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE app")
+    section = {"name": "app", "host": server.host, "port": server.port, "user": "kata", "connect_timeout": 1}
+    kata.config.initialize(config_file(tmp_path, section))
+    route = f"/config-down/{uuid.uuid4().hex}"
+
+    class Query(kata.resource.Resource):
+        def get(self, request, response):
+            return self.success(kata.db.query("SELECT 1 AS one"))
+
+    kata.router.add_route(route, Query)
+    client = Client(kata.config.app())
+    assert client.get(route).json() == [{"one": 1}]
+    server.stop()
+    reply = client.get(route)
+    assert reply.status == 503
+    assert int(reply.headers["Retry-After"]) >= 1
+    assert reply.json()["message"] == "the database is unavailable; try again later"

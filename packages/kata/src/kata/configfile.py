@@ -13,6 +13,7 @@ came from variables, their names and the text they gave.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import os
 import re
@@ -110,7 +111,9 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
             file, "", f"is empty: expected the sections database:, cache: and web: (an example: {EXAMPLE})"
         )
     if not isinstance(raw, dict):
-        raise ConfigError(file, "", f"expected a mapping of sections (database, cache, web), got {_kind(raw)}")
+        raise ConfigError(
+            file, "", f"expected a mapping of sections (database, cache, web), got {_kind(raw)}"
+        )
     sources: dict[str, tuple[list[str], str]] = {}
     data = _substitute(file, raw, "", os.environ if environ is None else environ, sources)
     extra = {}
@@ -125,9 +128,7 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         database, embedded = _database(file, data.get("database"))
         cache = _cache(data.get("cache"))
         web = _web(data.get("web"))
-    return Settings(
-        path=file, database=database, embedded=embedded, cache=cache, web=web, extra=extra
-    )
+    return Settings(path=file, database=database, embedded=embedded, cache=cache, web=web, extra=extra)
 
 
 def _yaml_problem(exc: YAMLError) -> str:
@@ -190,14 +191,14 @@ def _substitute(
 
 
 def _database(file: Path, section: Any) -> tuple[dict[str, Any] | None, EmbeddedDatabase | None]:
-    import kata.db
 
     if section is None:
         return None, None
     if not isinstance(section, dict) or section.get("embedded", False) is False:
         # A database server: the section is kata.db's alone.
-        _check_database(section)
-        return {str(k): v for k, v in section.items() if k != "embedded"}, None
+        if isinstance(section, dict):
+            section = {str(k): v for k, v in section.items() if k != "embedded"}
+        return _check_database(section), None
     embedded = section["embedded"]
     if embedded is True or (isinstance(embedded, str) and embedded.strip().lower() == "true"):
         data_dir = file.parent / f"{file.stem}.pgdata"
@@ -218,19 +219,40 @@ def _database(file: Path, section: Any) -> tuple[dict[str, Any] | None, Embedded
     options = {str(k): v for k, v in section.items() if k not in ("embedded", "name")}
     name = section.get("name", "kata")
     # kata.db checks the other keys as for any server; host and user stand for what kata sets.
-    _check_database({**options, "name": name, "host": "/embedded", "user": "postgres"})
-    return None, EmbeddedDatabase(data_dir=data_dir.resolve(), name=str(name), options=options)
+    checked = _check_database({**options, "name": name, "host": "/embedded", "user": "postgres"})
+    options = {k: checked[k] for k in options}
+    return None, EmbeddedDatabase(data_dir=data_dir.resolve(), name=str(checked["name"]), options=options)
 
 
-def _check_database(section: Any) -> None:
-    import importlib
-
+def _check_database(section: Any) -> dict[str, Any]:
+    """*section* checked by kata.db, as the section to hand to ``kata.db.initialize``."""
     import kata.db
 
-    # kata.db.check is the configuration contract's name; kata.db releases before it have the
-    # same check as kata.db.settings.parse (the module, which the function settings() hides).
-    check = getattr(kata.db, "check", None) or importlib.import_module("kata.db.settings").parse
-    check(section)
+    check = getattr(kata.db, "check", None)
+    if check is not None:
+        check(section)
+        return dict(section)
+    # kata.db releases before the configuration contract's check() take only typed values:
+    # convert the text of variables by the schema's own field types, as check() does, then
+    # let kata.db's validation (kata.db.settings.parse, behind the settings() function) judge.
+    import importlib
+
+    import msgspec
+
+    if not isinstance(section, Mapping):
+        raise kata.db.ConfigurationError(f"database: expected a mapping, got {_kind(section)}")
+    fields = {f.name for f in dataclasses.fields(kata.db.Settings)}
+    known = {k: v for k, v in section.items() if k in fields}
+    try:
+        typed = msgspec.convert(known, kata.db.Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        found = re.match(r"^(.*?)(?: - at `\$\.?(.*)`)?$", str(exc), re.S)
+        problem, key = (found.group(1), found.group(2) or "") if found else (str(exc), "")
+        message = f"database.{key}: {problem}" if key else f"database: {problem}"
+        raise kata.db.ConfigurationError(message, key) from None
+    converted = {k: getattr(typed, k) for k in known}
+    importlib.import_module("kata.db.settings").parse({**section, **converted})
+    return {**section, **converted}
 
 
 def _cache(section: Any) -> dict[str, Any]:
