@@ -29,4 +29,4 @@ def test_reset_script_honours_config(tutorial, tmp_path):
         str(tutorial.root / "bin" / "reset"), check=False, env_extra={"CONFIG": str(broken)}
     )
     assert result.returncode != 0
-    assert f"{broken}: database.port: expected an integer" in result.stderr
+    assert f"{broken}: database.port: expected int" in result.stderr

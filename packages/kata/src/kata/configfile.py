@@ -248,6 +248,10 @@ def _check_database(section: Any) -> dict[str, Any]:
     except msgspec.ValidationError as exc:
         found = re.match(r"^(.*?)(?: - at `\$\.?(.*)`)?$", str(exc), re.S)
         problem, key = (found.group(1), found.group(2) or "") if found else (str(exc), "")
+        problem = re.sub(r", got `\w+`$", "", problem).replace("`", "")
+        if key in known:
+            problem += f", got {known[key]!r}"
+        problem = problem[:1].lower() + problem[1:]
         message = f"database.{key}: {problem}" if key else f"database: {problem}"
         raise kata.db.ConfigurationError(message, key) from None
     converted = {k: getattr(typed, k) for k in known}
