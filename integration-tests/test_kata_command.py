@@ -56,6 +56,8 @@ def test_new_lays_out_the_guides_project(project):
         "tests/test_foo.py",
         "pytest.ini",
         ".gitignore",
+        "requirements.txt",
+        "requirements-dev.txt",
     ]
     assert all((project / path).is_file() for path in expected), [
         p for p in expected if not (project / p).is_file()
@@ -66,6 +68,8 @@ def test_new_lays_out_the_guides_project(project):
         in (project / "shop/__init__.py").read_text()
     )
     assert "embedded: true" in (project / "config/dev.yaml").read_text()
+    assert "pytest" in (project / "requirements-dev.txt").read_text()
+    assert "gunicorn" in (project / "requirements.txt").read_text()
 
 
 def test_new_refuses_bad_names_and_existing_folders(project):
@@ -391,6 +395,8 @@ def test_serve_stops_the_app_and_the_database_on_sigterm(project, fetch):
     try:
         wait_for(lambda: fetch(port, "GET", "/foo/bar/1"), lambda r: r.status == 200)
         assert pid_file.exists()
+        # kata new's config: the dev server answers only its own host names.
+        assert fetch(port, "GET", "/foo/bar/1", headers={"Host": "evil.example"}).status == 400
         server.send_signal(signal.SIGTERM)  # to the command only, as a process manager does
         # 2 s is the promise; the bound only makes a hung command fail instead of waiting.
         server.wait(timeout=2)
