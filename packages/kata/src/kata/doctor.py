@@ -38,8 +38,9 @@ def check(path: Path, say: Callable[[str], None]) -> bool:
     finally:
         kata.db.close()
 
+    types = {name: typed.type for name, typed in kata.cache.check(settings.cache).items()}
     for name, section in settings.cache.items():
-        label = f"{name} ({section['type']})"
+        label = f"{name} ({types[name]})"
         try:
             started = time.perf_counter()
             kata.cache.initialize({name: section})

@@ -127,7 +127,7 @@ def kata_database(_kata_template: _Template) -> Iterator[TestDatabase]:
     assert configured is not None  # _kata_template refused a configuration without one
     name = f"{configured['name']}_test_{uuid.uuid4().hex[:12]}"[:63]
     _admin(configured, "CREATE DATABASE {} TEMPLATE {}", name, _kata_template.name)
-    section = {**configured, "name": name, "pool_size": min(int(configured.get("pool_size", 10)), 4)}
+    section = {**configured, "name": name, "pool_size": min(kata.db.settings().pool_size, 4)}
     try:
         kata.db.initialize(section)
         yield TestDatabase(name=name, section=section)
