@@ -82,7 +82,7 @@ def test_the_tutorial_runs_as_written(workdir):
     assert result.returncode == 0, result.stdout + result.stderr
     # What the tutorial says happens: its route listed, its tests passed.
     assert re.search(r"^/books +myproject\.resource\.book\.Books +GET, HEAD, POST", result.stdout, re.M)
-    assert re.search(r"^5 passed", result.stdout, re.M), result.stdout
+    assert re.search(r"^6 passed", result.stdout, re.M), result.stdout
     assert "database  ok      myproject, embedded in config/dev.pgdata" in result.stdout
 
 
@@ -157,7 +157,7 @@ def test_the_readme_installs_and_tour_run_as_written(workdir, fetch):
         assert result.returncode == 0, (line, result.stdout, result.stderr)
         cwd = Path(result.stdout.splitlines()[-1])  # the tour's cd carries over
         if command == "pytest":
-            assert re.search(r"\b3 passed\b", result.stdout), result.stdout
+            assert re.search(r"\b4 passed\b", result.stdout), result.stdout
 
 
 def serve(command: str, cwd: Path, env: dict[str, str], fetch, line: str) -> None:

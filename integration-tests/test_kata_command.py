@@ -58,6 +58,8 @@ def test_new_lays_out_the_guides_project(project):
         ".gitignore",
         "requirements.txt",
         "requirements-dev.txt",
+        "templates/hello.html",
+        "shop/resource/hello.py",
     ]
     assert all((project / path).is_file() for path in expected), [
         p for p in expected if not (project / p).is_file()
@@ -116,7 +118,7 @@ def test_check_schema_routes_and_the_projects_tests(project):
         env={k: v for k, v in os.environ.items() if k != "CONFIG"},
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "4 passed" in tests.stdout
 
     created = kata("schema", "new", "add bar index", cwd=project)
     assert created.returncode == 0, created.stderr
@@ -397,6 +399,14 @@ def test_serve_stops_the_app_and_the_database_on_sigterm(project, fetch):
         assert pid_file.exists()
         # kata new's config: the dev server answers only its own host names.
         assert fetch(port, "GET", "/foo/bar/1", headers={"Host": "evil.example"}).status == 400
+        # static/ as nginx serves it in production, and the example template.
+        hello = fetch(port, "GET", "/static/hello.txt")
+        assert hello.status == 200 and hello.headers["content-type"] == "text/plain"
+        assert hello.body == (project / "static" / "hello.txt").read_bytes()
+        assert fetch(port, "GET", "/static/%2e%2e/config/dev.yaml").status == 404
+        page = fetch(port, "GET", "/hello/%3Cyou%3E")
+        assert page.headers["content-type"].startswith("text/html")
+        assert b"<h1>Hello, &lt;you&gt;!</h1>" in page.body
         server.send_signal(signal.SIGTERM)  # to the command only, as a process manager does
         # 2 s is the promise; the bound only makes a hung command fail instead of waiting.
         server.wait(timeout=2)

@@ -31,9 +31,7 @@ def project(home: Path, migrations: int) -> Path:
         (where / "schema" / f"{n}-t{n}.sql").write_text(
             f"CREATE TABLE t{n} (id bigserial PRIMARY KEY, v text NOT NULL);\nCREATE INDEX t{n}_v ON t{n} (v);\n"
         )
-    tests = "".join(
-        f"def test_{i}(kata_database):\n    assert kata_database.name\n\n" for i in range(TESTS)
-    )
+    tests = "".join(f"def test_{i}(kata_database):\n    assert kata_database.name\n\n" for i in range(TESTS))
     (where / "tests" / "test_foo.py").unlink()
     (where / "tests" / "test_many.py").write_text(tests)
     # Start the embedded server once, so no run pays for initdb.

@@ -127,7 +127,7 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     with _named(file, sources):
         database, embedded = _database(file, data.get("database"))
         cache = _cache(data.get("cache"))
-        web = _web(data.get("web"))
+        web = _web(file, data.get("web"))
     return Settings(path=file, database=database, embedded=embedded, cache=cache, web=web, extra=extra)
 
 
@@ -269,11 +269,15 @@ def _cache(section: Any) -> dict[str, Any]:
     return dict(section)
 
 
-def _web(section: Any) -> dict[str, Any] | None:
+def _web(file: Path, section: Any) -> dict[str, Any] | None:
     import kata.router
 
     if section is None:
         return None
+    if isinstance(section, dict) and isinstance(section.get("templates"), str):
+        # A folder named in the file is relative to the file, as the embedded database's is,
+        # so the app finds it whatever folder it is started from.
+        section = {**section, "templates": str((file.parent / section["templates"]).resolve())}
     kata.router.check(section)
     return dict(section)
 

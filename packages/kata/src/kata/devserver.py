@@ -11,8 +11,10 @@ The watching process also holds the embedded database (if the configuration has 
 whole session, so reloads do not restart PostgreSQL. SIGTERM or Ctrl-C stops the child and
 then the database, and the command exits.
 
-The server is the standard library's WSGI server, one thread per request: fine for
-development, not for production (use gunicorn; the banner says how).
+The project's ``static/`` folder is served at ``/static/`` as the guide's nginx serves it in
+production (kata.router's static-files app: nginx's content types, ETag, ranges). The server
+is the standard library's WSGI server, one thread per request: fine for development, not for
+production (use gunicorn; the banner says how).
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def serve(module: str, attribute: str, host: str, port: int) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    if Path("static").is_dir():
+        # What nginx serves in production (the guide's location /static/ { alias ...; }).
+        from kata.router.static import StaticFiles
+
+        app = StaticFiles("static", "/static/", app=app)
     with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_Handler) as server:
         try:
             server.serve_forever()
