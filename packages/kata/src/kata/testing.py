@@ -70,10 +70,13 @@ def kata_app(pytestconfig: pytest.Config) -> Any:
         config = str(pytestconfig.getini("kata_config") or "").strip()
         if config and "CONFIG" not in os.environ:
             os.environ["CONFIG"] = str(pytestconfig.rootpath / config)
+        problem = None
         try:
             importlib.import_module(module)
         except kata.config.ConfigError as exc:
-            pytest.fail(f"kata_app: importing {module}: {exc}", pytrace=False)
+            problem = f"kata_app: importing {module}: {exc}"
+        if problem is not None:  # failed outside the except block: one line, no chained causes
+            pytest.fail(problem, pytrace=False)
     try:
         return kata.config.app()
     except RuntimeError as exc:
