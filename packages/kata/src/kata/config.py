@@ -188,12 +188,17 @@ def database() -> dict[str, Any] | None:
 def close() -> None:
     """Close the database pool and cache clients, and let go of the embedded server.
 
-    The embedded PostgreSQL stops once no process uses it any more. Safe to call twice.
+    The router's settings from a ``web:`` section go back to their defaults. The embedded
+    PostgreSQL stops once no process uses it any more. Safe to call twice.
     """
     global _state
     previous, _state = _state, None
     _close_clients(previous)
     _release_embedded(previous, keep=None)
+    if previous is not None and previous.settings.web is not None:
+        import kata.router
+
+        kata.router.initialize(None)
 
 
 def _apply(new: Settings, section: str, initialize: Callable[[Any], object], value: Any) -> None:
