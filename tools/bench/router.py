@@ -3,12 +3,18 @@
 Each framework serves the guide's resource: ``GET /foo/bar/{baz}`` answers
 ``{"baz": ..., "something": "else"}`` as JSON and ``POST`` echoes its JSON body. Every app is
 called directly with a prepared WSGI environ (no server, no sockets), with 0 and with 1000
-extra GitHub-API-like routes registered before the measured one. Cases run interleaved in
+extra GitHub-API-like routes registered before the measured one; kata also with its access log
+on (combined and JSON lines, formatted and written to /dev/null). Cases run interleaved in
 shuffled blocks; the best block per case is reported, in µs per request and as a multiple of
 the raw WSGI function. Ratios are what to compare across machines.
 
     tools/hatch run bench:python tools/bench/router.py                 # default: 5 blocks of 40000 requests per case
     tools/hatch run bench:python tools/bench/router.py --blocks 3 --iterations 10000
+    tools/hatch run bench:python tools/bench/router.py --baseline d1b2c16   # add kata as of that commit
+
+``--baseline REV`` loads kata-router's source at git revision REV next to today's (renamed, in
+a temporary folder) and adds it as a row, so that a change is measured against its baseline in
+the same run, interleaved, on the same kata-codec.
 
 This is a benchmark, not a test: it asserts only that every app answers correctly.
 """
@@ -17,12 +23,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import io
 import json
+import logging
+import os
 import random
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import bottle
@@ -161,8 +174,8 @@ class KataOther(kata.resource.Resource):
         return self.success(fields)
 
 
-def kata_app(extra: int) -> WSGIApp:
-    router = kata.router.Router()
+def kata_app(extra: int, access_log: str = "off") -> WSGIApp:
+    router = kata.router.Router(access_log=access_log)
     for template in extra_templates(extra):
         router.add_route(template, KataOther)
     router.add_route("/foo/bar/{baz}", KataBar)
@@ -214,11 +227,23 @@ def bottle_app(extra: int) -> WSGIApp:
     return app
 
 
+def log_to_devnull() -> None:
+    """An access log that is formatted and written, as in production, to /dev/null."""
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
+    handler.setFormatter(logging.Formatter("%(request_id)s %(message)s"))
+    access = logging.getLogger("kata.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
 FRAMEWORKS: dict[str, Callable[[int], WSGIApp]] = {
     "raw WSGI": lambda extra: raw_app,
     "kata": kata_app,
     "Falcon": falcon_app,
     "Bottle": bottle_app,
+    "kata, access log combined": lambda extra: kata_app(extra, "combined"),
+    "kata, access log JSON": lambda extra: kata_app(extra, "json"),
 }
 
 
@@ -295,13 +320,66 @@ def check(name: str, app: WSGIApp) -> None:
     assert status.startswith("200") and json.loads(body) == json.loads(POST_BODY), (name, status, body)
 
 
+def baseline_app(revision: str) -> Callable[[int], WSGIApp]:
+    """The app of kata-router as of git *revision*, loaded as package ``kata_baseline``."""
+    folder = Path(tempfile.mkdtemp(prefix="kata-router-baseline-"))
+    archive = subprocess.run(
+        ["git", "archive", revision, "packages/kata-router/src/kata"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as files:
+        files.extractall(folder, filter="data")
+    source = folder / "packages/kata-router/src/kata"
+    target = folder / "kata_baseline"
+    source.rename(target)
+    for module in target.rglob("*.py"):
+        text = module.read_text()
+        module.write_text(
+            text.replace("kata.router", "kata_baseline.router").replace(
+                "kata.resource", "kata_baseline.resource"
+            )
+        )
+    sys.path.insert(0, str(folder))
+    router_module = importlib.import_module("kata_baseline.router")
+    resource_module = importlib.import_module("kata_baseline.resource")
+
+    class Bar(resource_module.Resource):  # type: ignore[name-defined,misc]
+        def get(self, request: Any, response: Any, baz: str) -> Any:
+            return self.success({"baz": baz, "something": "else"})
+
+        def post(self, request: Any, response: Any, baz: str) -> Any:
+            return self.success(self.body(request))
+
+    class Other(resource_module.Resource):  # type: ignore[name-defined,misc]
+        def get(self, request: Any, response: Any, **fields: str) -> Any:
+            return self.success(fields)
+
+        def post(self, request: Any, response: Any, **fields: str) -> Any:
+            return self.success(fields)
+
+    def make(extra: int) -> WSGIApp:
+        router = router_module.Router()
+        for template in extra_templates(extra):
+            router.add_route(template, Other)
+        router.add_route("/foo/bar/{baz}", Bar)
+        return router  # type: ignore[no-any-return]
+
+    return make
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=5, help="interleaved blocks per case (best one counts)")
     parser.add_argument("--iterations", type=int, default=40000, help="requests per case per block")
     parser.add_argument("--extra", type=int, default=1000, help="extra routes in the second table")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", metavar="REV", help="also run kata-router as of this git revision")
     args = parser.parse_args()
+    log_to_devnull()
+    if args.baseline:
+        FRAMEWORKS[f"kata at {args.baseline}"] = baseline_app(args.baseline)
 
     tables = (0, args.extra)
     cases = [(name, extra, method) for name in FRAMEWORKS for extra in tables for method in ("GET", "POST")]
@@ -353,6 +431,21 @@ def main() -> None:
     for method in ("GET", "POST"):
         growth = best[("kata", args.extra, method)] / best[("kata", 0, method)] - 1
         print(f"kata {method}: {growth * 100:+.1f}% with {args.extra} extra routes")
+    if args.baseline:
+        for method in ("GET", "POST"):
+            for extra in tables:
+                now, then = best[("kata", extra, method)], best[(f"kata at {args.baseline}", extra, method)]
+                print(
+                    f"{method} +{extra} routes: kata / kata at {args.baseline} = {now / then:.3f} "
+                    f"({(now - then) * 1e9:+.0f} ns)"
+                )
+    for name in ("kata, access log combined", "kata, access log JSON"):
+        cost = [
+            best[(name, extra, method)] - best[("kata", extra, method)]
+            for extra in tables
+            for method in ("GET", "POST")
+        ]
+        print(f"{name}: +{min(cost) * 1e6:.2f} to +{max(cost) * 1e6:.2f} µs per request over kata")
 
 
 if __name__ == "__main__":
