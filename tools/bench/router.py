@@ -445,7 +445,7 @@ def main() -> None:
             for extra in tables
             for method in ("GET", "POST")
         ]
-        print(f"{name}: +{min(cost) * 1e6:.2f} to +{max(cost) * 1e6:.2f} µs per request over kata")
+        print(f"{name}: {min(cost) * 1e6:+.2f} to {max(cost) * 1e6:+.2f} µs per request over kata")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from kata.router.access import Instrument, Observer
 from kata.router.cors import CorsPolicy
 from kata.router.errorhandlers import ErrorHandler, ErrorHandlers
 from kata.router.errors import HTTPError, RouteError
-from kata.router.formats import CONTENT_TYPES, FORMATS, KNOWN_TYPES, render_error
+from kata.router.formats import CONTENT_TYPES, FORMATS, render_error
 from kata.router.groups import RouteGroup
 from kata.router.hooks import Hook, hook_tuple, with_hooks
 from kata.router.hosts import check_host
@@ -23,7 +23,7 @@ from kata.router.logsafe import escape, request_path
 from kata.router.options import Options
 from kata.router.request import Request, wsgi_text
 from kata.router.resource import Resource
-from kata.router.response import Response, Result, check_header
+from kata.router.response import Response, Result
 from kata.router.reverse import Reverser
 from kata.router.settings import (
     MAX_BODY_SIZE,
@@ -352,8 +352,6 @@ class Router:
         if self._after:
             status, body, content_type = self._run_after(request, response, route, status, body, content_type)
 
-        if content_type not in KNOWN_TYPES and not _valid_type(request, content_type):
-            status, body, content_type = self._render_crash(route)
         if type(body) is not bytes:
             # Resource.stream / Resource.file: off the path of ordinary responses.
             timing = (instrument, started) if instrument is not None else None
@@ -511,29 +509,14 @@ class Router:
             body_after: object = response.body  # bytes, or the Stream of a streamed response
             if type(body_after) is not bytes and not isinstance(body_after, Stream):
                 raise TypeError(f"response.body must be bytes, not {type(body_after).__qualname__}")
+            format = route.format if route is not None else self._default_format
+            # A Result checks the content type an after-hook may have set.
+            return Result(response.status, response.body, response.content_type or CONTENT_TYPES[format])
         except HTTPError as exc:
             return self._render_error(exc, route, response)
         except Exception:
             self._log_crash(request, "failed in an after-request hook")
             return self._render_crash(route)
-        format = route.format if route is not None else self._default_format
-        return response.status, response.body, response.content_type or CONTENT_TYPES[format]
-
-
-def _valid_type(request: Request, content_type: Any) -> bool:
-    """Whether a Content-Type the application set is a valid header value (no CR/LF)."""
-    try:
-        check_header("Content-Type", content_type)
-    except ValueError:
-        environ = request.environ
-        _log.error(
-            "%s %s: invalid response content type %s",
-            escape(environ.get("REQUEST_METHOD", "")),
-            escape(request_path(environ)),
-            escape(content_type),
-        )
-        return False
-    return True
 
 
 def _odd_path(path: str) -> str:

@@ -8,6 +8,8 @@ from email.utils import format_datetime
 from typing import Final, NamedTuple
 from urllib.parse import quote
 
+from kata.router.formats import KNOWN_TYPES
+
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _BAD_VALUE: Final = re.compile(r"[\x00-\x1f\x7f]").search
 _COOKIE_VALUE: Final = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*").fullmatch
@@ -30,16 +32,26 @@ _SAMESITE: Final = frozenset({"Strict", "Lax", "None"})
 _REDIRECTS: Final = frozenset({300, 301, 302, 303, 307, 308})
 
 
-class Result(NamedTuple):
-    """A rendered response body: what ``Resource.success`` and ``Resource.error`` return.
-
-    Return it from a resource method; the router sends it with the headers set on the
-    response object.
-    """
-
+class _ResultFields(NamedTuple):
     status: int
     body: bytes
     content_type: str
+
+
+class Result(_ResultFields):
+    """A rendered response body: what ``Resource.success`` and ``Resource.error`` return.
+
+    Return it from a resource method; the router sends it with the headers set on the
+    response object. Building one checks *content_type* like any header value: control
+    characters (CR/LF header injection) or text outside latin-1 are a ValueError.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, status: int, body: bytes, content_type: str) -> Result:
+        if content_type not in KNOWN_TYPES:
+            check_header("Content-Type", content_type)
+        return super().__new__(cls, status, body, content_type)
 
 
 def check_header(name: str, value: str) -> None:
