@@ -10,8 +10,13 @@ truncated (untimed) before each call. Fetch: --fetch random ids of the --rows ro
 figure is the median of --reps calls in milliseconds; methods are timed in turn,
 round-robin, so drift on a shared machine hits them alike.
 
-kata goes through its pool, which checks each connection with a round trip before handing
-it out; the raw rows use one connection directly. ``kata Item.create`` returns instances
+Single rows: --gets reads of one row by id, each its own call, through kata's pool against a
+plain psycopg_pool pool (no check on checkout) and SQLAlchemy Core; and inside one
+``kata.db.scope()``. Threads: requests of 20 single-row reads each (a scope per request for
+kata, one pool checkout per request for psycopg_pool), run by 1 thread and by 4 threads of
+one process; the figure is requests per second, median of --reps rounds, and the ratio of 4
+threads to 1. Insert: kata's create returns instances with their ids and defaults; the raw
+rows use one connection directly. ``kata Item.create`` returns instances
 with their ids and defaults; the rows marked "no rows back" return nothing. Two raw rows
 are there to show where the time of a create goes: a binary COPY into a temporary table
 followed by one INSERT ... SELECT (the other way to get rows back from a COPY), and an
@@ -24,17 +29,22 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import peewee
 import psycopg
+import psycopg_pool
 import sqlalchemy as sa
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 
 import kata.db
+from kata.db import catalog, statements
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from measure import median_ms, print_table
@@ -53,6 +63,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--fetch", type=int, default=1_000)
     parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--gets", type=int, default=200)
+    parser.add_argument(
+        "--only", choices=["insert", "gets", "threads"], action="append", help="run only these parts"
+    )
     args = parser.parse_args()
     print(
         f"PostgreSQL {servers.find_binary('postgres', 'postgres')}, psycopg {psycopg.__version__} "
@@ -69,7 +83,19 @@ def main() -> None:
         kata.db.initialize(
             {"name": "bench", "host": server.host, "port": server.port, "user": "kata", "pool_size": 4}
         )
-        bench(server, args.rows, args.fetch, args.reps)
+        parts = set(args.only or ["insert", "gets", "threads"])
+        if "insert" in parts:
+            bench(server, args.rows, args.fetch, args.reps)
+        if "gets" in parts or "threads" in parts:
+            with psycopg.connect(server.dsn("bench"), autocommit=True) as conn:
+                conn.execute("TRUNCATE item RESTART IDENTITY")
+                conn.execute(
+                    "INSERT INTO item (name, qty) SELECT 'item ' || i, i % 97 FROM generate_series(1, 10000) i"
+                )
+        if "gets" in parts:
+            bench_gets(server, args.gets, args.reps)
+        if "threads" in parts:
+            bench_threads(server, args.reps)
     finally:
         kata.db.close()
         server.destroy()
@@ -182,6 +208,15 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
         reps,
     )
     print_table(f"Insert {n:,} rows", results, "raw psycopg COPY FROM STDIN, write_row (no rows back)")
+    table = catalog.table("item")
+    columns = [(table.columns[name], [row[name] for row in dicts]) for name in ("name", "qty")]
+    checks = median_ms(
+        {"checks": lambda: [statements.check(c, v, set(map(type, v)), c.bounds) for c, v in columns]}, reps
+    )["checks"]
+    create = results["kata Item.create(rows) -> instances"]
+    print(
+        f"\nValue checks of those {n:,} rows (2 columns): {checks:.3f} ms, {checks / create:.1%} of a create"
+    )
     truncate()
     check = Item.create(dicts)
     assert len(check) == n and check[-1].id == n and check[-1].name == tuples[-1][0]
@@ -224,6 +259,113 @@ def bench(server: Any, n: int, fetch: int, reps: int) -> None:
     pw_db.close()
     for conn in (raw, admin):
         conn.close()
+
+
+def bench_gets(server: Any, gets: int, reps: int) -> None:
+    """Single-row reads by id, each its own call: what a request that reads one row costs."""
+    pool = psycopg_pool.ConnectionPool(
+        server.dsn("bench"), min_size=4, max_size=4, kwargs={"autocommit": True}, open=True
+    )
+    pool.wait()
+    engine = sa.create_engine(f"postgresql+psycopg://kata@{server.host}:{server.port}/bench", pool_size=4)
+    t = sa.Table(
+        "item",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name"),
+        sa.Column("qty"),
+    )
+    by_id = sa.select(t).where(t.c.id == sa.bindparam("id"))
+    ids = random.Random(7).sample(range(1, 10_001), gets)
+    statement = "SELECT * FROM item WHERE id = %s"
+
+    def plain_pool() -> Any:
+        for i in ids:
+            with pool.connection() as conn:
+                conn.execute(statement, [i]).fetchall()
+
+    def sqlalchemy() -> Any:
+        for i in ids:
+            with engine.connect() as conn:
+                conn.execute(by_id, {"id": i}).all()
+
+    def kata_get() -> Any:
+        for i in ids:
+            Item.get({"id": i})
+
+    def kata_get_one() -> Any:
+        for i in ids:
+            Item.get_one({"id": i})
+
+    def kata_scope() -> Any:
+        with kata.db.scope():
+            for i in ids:
+                Item.get_one({"id": i})
+
+    results = median_ms(
+        {
+            "psycopg_pool, a checkout per read": plain_pool,
+            "kata Item.get({'id': n}), a checkout per read": kata_get,
+            "kata Item.get_one({'id': n}), a checkout per read": kata_get_one,
+            "kata Item.get_one({'id': n}) in one kata.db.scope()": kata_scope,
+            "SQLAlchemy Core select by id, a checkout per read": sqlalchemy,
+        },
+        reps,
+    )
+    print_table(f"{gets} single-row reads by id", results, "psycopg_pool, a checkout per read")
+    assert Item.get_one({"id": ids[0]}).id == ids[0]  # type: ignore[union-attr]
+    pool.close()
+    engine.dispose()
+
+
+def bench_threads(server: Any, reps: int, per_thread: int = 25) -> None:
+    """Requests of 20 single-row reads, by 1 and by 4 threads of one process."""
+    pool = psycopg_pool.ConnectionPool(
+        server.dsn("bench"), min_size=4, max_size=4, kwargs={"autocommit": True}, open=True
+    )
+    pool.wait()
+    statement = "SELECT * FROM item WHERE id = %s"
+
+    def kata_request(rng: random.Random) -> Any:
+        with kata.db.scope():
+            return [Item.get_one({"id": rng.randint(1, 10_000)}) for _ in range(20)]
+
+    def pool_request(rng: random.Random) -> Any:
+        with pool.connection() as conn:
+            return [conn.execute(statement, [rng.randint(1, 10_000)]).fetchall() for _ in range(20)]
+
+    def rate(request: Callable[[random.Random], Any], threads: int) -> float:
+        ready = threading.Barrier(threads + 1)
+        count = per_thread * 4 // threads  # the same number of requests in all
+
+        def work(seed: int) -> None:
+            rng = random.Random(seed)
+            ready.wait()
+            for _ in range(count):
+                request(rng)
+
+        started = [threading.Thread(target=work, args=(seed,)) for seed in range(threads)]
+        for thread in started:
+            thread.start()
+        ready.wait()
+        begin = time.perf_counter()
+        for thread in started:
+            thread.join()
+        return threads * count / (time.perf_counter() - begin)
+
+    cases = {"kata, a scope per request": kata_request, "psycopg_pool, a checkout per request": pool_request}
+    samples: dict[tuple[str, int], list[float]] = {(name, n): [] for name in cases for n in (1, 4)}
+    for _ in range(reps):
+        for name, request in cases.items():
+            for threads in (1, 4):
+                samples[name, threads].append(rate(request, threads))
+    print("\nRequests of 20 single-row reads, in one process: requests/s (median)\n")
+    print("| method | 1 thread | 4 threads | 4 threads / 1 thread |")
+    print("|---|---|---|---|")
+    for name in cases:
+        one, four = (statistics.median(samples[name, n]) for n in (1, 4))
+        print(f"| {name} | {one:.0f} | {four:.0f} | {four / one:.2f}x |")
+    pool.close()
 
 
 if __name__ == "__main__":

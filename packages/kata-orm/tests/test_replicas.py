@@ -174,10 +174,10 @@ def test_reads_skip_a_replica_that_cannot_be_reached(replicated_database, replic
 @pytest.mark.parametrize(
     ("replicas_value", "key", "problem"),
     [
-        ([{"port": 5432}], "replicas[0].host", "missing required key"),
-        ([{"host": "db2", "port": 0}], "replicas[0].port", "integer from 1 to 65535"),
-        ([{"host": "db2", "hots": "x"}], "replicas[0].hots", "not a replica key"),
-        ("db2:5432", "replicas", "list of {host, port}"),
+        ([{"port": 5432}], "replicas[0].host", "missing required key 'host'"),
+        ([{"host": "db2", "port": 0}], "replicas[0].port", "expected int >= 1, got 0"),
+        ([{"host": "db2", "hots": "x"}], "replicas[0].hots", "unknown key; did you mean 'host'"),
+        ("db2:5432", "replicas", "expected array, got 'db2:5432'"),
     ],
 )
 def test_bad_replica_settings_name_the_key(replicas_value, key, problem):

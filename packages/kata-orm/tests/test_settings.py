@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -16,41 +17,91 @@ GOOD = {"name": "app", "host": "localhost", "user": "app"}
 
 
 @pytest.mark.parametrize(
-    ("change", "key", "message"),
+    ("change", "key", "problem"),
     [
-        ({"pool_sise": 3}, "pool_sise", "unknown key 'pool_sise'"),
-        ({"port": "5432"}, "port", "'port' must be an integer"),
-        ({"port": 70000}, "port", "'port' must be an integer from 1 to 65535"),
-        ({"port": True}, "port", "'port' must be an integer"),
-        ({"pool_size": 0}, "pool_size", "'pool_size' must be an integer"),
-        ({"name": ""}, "name", "'name' must be a non-empty string"),
-        ({"host": 5}, "host", "'host' must be a non-empty string"),
-        ({"password": 1234}, "password", "'password' must be a string"),
-        ({"protected": "yes"}, "protected", "'protected' must be true or false"),
-        ({"prepare": 0}, "prepare", "'prepare' must be true or false"),
-        ({"pool_timeout": 0}, "pool_timeout", "'pool_timeout' must be a positive number"),
-        ({"connect_timeout": "10"}, "connect_timeout", "'connect_timeout' must be a positive number"),
-        ({"statement_timeout": -1}, "statement_timeout", "'statement_timeout' must be a positive number"),
+        ({"pool_sise": 3}, "pool_sise", "unknown key; did you mean 'pool_size'?"),
+        ({"colour": 3}, "colour", "unknown key (known keys: name, host, user, port,"),
+        ({"port": "abc"}, "port", "expected int, got 'abc'"),
+        ({"port": 70000}, "port", "expected int <= 65535, got 70000"),
+        ({"port": True}, "port", "expected int, got True"),
+        ({"pool_size": 0}, "pool_size", "expected int >= 1, got 0"),
+        ({"name": ""}, "name", "expected str of length >= 1, got ''"),
+        ({"host": 5}, "host", "expected str, got 5"),
+        ({"password": 1234}, "password", "expected str | null, got 1234"),
+        ({"protected": "yes"}, "protected", "expected bool, got 'yes'"),
+        ({"pool_timeout": 0}, "pool_timeout", "expected float > 0.0, got 0"),
+        ({"connect_timeout": "ten"}, "connect_timeout", "expected float, got 'ten'"),
+        ({"statement_timeout": -1}, "statement_timeout", "expected float > 0.0, got -1"),
+        ({"max_idle": "inf"}, "max_idle", "expected float <= 3153600000.0, got 'inf'"),
+        ({"replicas": [{"host": "r", "port": "x"}]}, "replicas[0].port", "expected int, got 'x'"),
     ],
 )
-def test_a_wrong_key_is_named(change: dict[str, Any], key: str, message: str) -> None:
-    with pytest.raises(kata.db.ConfigurationError, match=message) as info:
+def test_a_wrong_key_is_named(change: dict[str, Any], key: str, problem: str) -> None:
+    with pytest.raises(kata.db.ConfigurationError) as info:
+        kata.db.check({**GOOD, **change})
+    error = info.value
+    assert (error.key, str(error)) == (key, f"database.{key}: {error.problem}")
+    assert error.problem.startswith(problem), error.problem
+    assert isinstance(error, ValueError) and isinstance(error, kata.db.DatabaseError)
+    with pytest.raises(kata.db.ConfigurationError, match=re.escape(str(error))):
         kata.db.initialize({**GOOD, **change})
-    assert info.value.key == key
-    assert isinstance(info.value, ValueError) and isinstance(info.value, kata.db.DatabaseError)
 
 
-@pytest.mark.parametrize("missing", ["name", "host", "user"])
-def test_a_missing_key_is_named(missing: str) -> None:
-    section = {key: value for key, value in GOOD.items() if key != missing}
-    with pytest.raises(kata.db.ConfigurationError, match=f"missing required key '{missing}'") as info:
-        kata.db.initialize(section)
-    assert info.value.key == missing
+def test_missing_keys_are_named_and_only_those_without_a_default() -> None:
+    with pytest.raises(kata.db.ConfigurationError) as info:
+        kata.db.check({"port": 5432})
+    assert (info.value.key, info.value.problem) == ("name", "missing required keys 'name', 'host', 'user'")
+    for missing in ("name", "host", "user"):
+        section = {key: value for key, value in GOOD.items() if key != missing}
+        with pytest.raises(kata.db.ConfigurationError) as info:
+            kata.db.check(section)
+        assert str(info.value) == f"database.{missing}: missing required key '{missing}'"
+
+
+def test_text_is_converted_by_the_key_type() -> None:
+    """What ${VAR} values look like: every key accepts its value as text."""
+    section = {
+        **GOOD,
+        "port": "5433",
+        "password": "",
+        "pool_size": "3",
+        "protected": "true",
+        "prepare": "false",
+        "connect_timeout": "2.5",
+        "pool_timeout": "1",
+        "statement_timeout": "0.5",
+        "max_idle": "60",
+        "max_lifetime": "120",
+        "replicas": [{"host": "r1", "port": "5434"}],
+        "read_your_writes": "0",
+    }
+    settings = kata.db.check(section)
+    assert isinstance(settings, kata.db.Settings)
+    assert (settings.port, settings.pool_size, settings.protected, settings.prepare) == (5433, 3, True, False)
+    assert (settings.connect_timeout, settings.statement_timeout, settings.max_idle) == (2.5, 0.5, 60.0)
+    assert settings.password is None and settings.read_your_writes == 0.0
+    assert settings.replicas == (kata.db.Replica("r1", 5434),)
+
+
+def test_check_has_no_side_effects(database: Any) -> None:
+    kata.db.close()
+    assert kata.db.check(database.section).name == database.name
+    with pytest.raises(kata.db.NotInitializedError):
+        kata.db.settings()
 
 
 def test_the_section_must_be_a_mapping() -> None:
-    with pytest.raises(kata.db.ConfigurationError, match="mapping"):
+    with pytest.raises(kata.db.ConfigurationError) as info:
         kata.db.initialize(["name", "app"])  # type: ignore[arg-type]
+    assert (info.value.key, str(info.value)) == ("", "database: expected a mapping of settings, got list")
+
+
+def test_a_refused_section_leaves_the_previous_configuration_working(db: Any) -> None:
+    Foo.create([{"bar": "kept"}])
+    with pytest.raises(kata.db.ConfigurationError):
+        kata.db.initialize({**db.section, "pool_size": "many"})
+    assert kata.db.settings().name == db.name
+    assert [foo.bar for foo in Foo.get()] == ["kept"]
 
 
 def test_using_kata_db_before_initialize_says_so() -> None:

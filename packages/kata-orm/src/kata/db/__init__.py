@@ -12,6 +12,7 @@ Configure it once with :func:`initialize`, then declare one :class:`Object` subc
 """
 
 from kata.db.catalog import forget as forget_tables
+from kata.db.config import Replica, Settings, check
 from kata.db.errors import (
     ConfigurationError,
     ConnectionLost,
@@ -37,8 +38,7 @@ from kata.db.pool import (
     transaction,
 )
 from kata.db.raw import execute, query
-from kata.db.serialize import serialize
-from kata.db.settings import Settings
+from kata.db.serializer import serialize
 
 __all__ = [
     "ConfigurationError",
@@ -50,10 +50,12 @@ __all__ = [
     "Object",
     "PoolStats",
     "PoolTimeout",
+    "Replica",
     "Settings",
     "Unavailable",
     "UnknownColumnError",
     "UnknownTableError",
+    "check",
     "close",
     "connect",
     "connection",

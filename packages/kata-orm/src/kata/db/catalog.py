@@ -17,11 +17,19 @@ from psycopg.types.json import Json, Jsonb
 from kata.db import pool
 from kata.db.errors import UnknownColumnError, UnknownTableError
 
+_TABLE = """
+SELECT c.oid, c.relkind IN ('r', 'p') AND NOT c.relhastriggers AND NOT c.relhasrules
+FROM pg_class c WHERE c.oid = to_regclass(%s)
+"""
+
 _COLUMNS = """
 SELECT a.attname,
        format_type(a.atttypid, NULL),
        t.typname,
-       t.typcategory = 'A'
+       t.typcategory = 'A',
+       CASE WHEN a.attidentity <> 'a' THEN pg_get_serial_sequence(%s, a.attname) END,
+       a.attgenerated <> '',
+       CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod >= 4 THEN a.atttypmod - 4 END
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
@@ -47,6 +55,11 @@ class Column:
     type: str
     type_name: str
     is_array: bool
+    # The sequence that numbers the column (serial, or identity BY DEFAULT), if any.
+    sequence: str | None
+    generated: bool
+    # The declared length of a varchar(n) or char(n) column.
+    max_length: int | None
     table: str
     # The lowest and highest value of an integer column (None for other types).
     bounds: tuple[int, int] | None = field(init=False, repr=False)
@@ -83,6 +96,8 @@ class Table:
     name: str
     identifier: sql.Identifier
     columns: dict[str, Column]
+    # Whether COPY stores exactly the rows it is given: a plain table without triggers or rules.
+    plain: bool
     # Rendered statements, by the shape of the call that needed them.
     statements: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -128,13 +143,16 @@ def forget() -> None:
 def _read(name: str) -> Table:
     ident = identifier(name)
 
-    def read(conn: pool.Connection) -> list[tuple[Any, ...]] | None:
-        oid = conn.execute("SELECT to_regclass(%s)::oid", [ident.as_string(conn)]).fetchone()
-        if oid is None or oid[0] is None:
+    def read(conn: pool.Connection) -> tuple[bool, list[tuple[Any, ...]]] | None:
+        quoted = ident.as_string(conn)
+        found = conn.execute(_TABLE, [quoted]).fetchone()
+        if found is None:
             return None
-        return conn.execute(_COLUMNS, oid).fetchall()
+        return found[1], conn.execute(_COLUMNS, [quoted, found[0]]).fetchall()
 
-    rows = pool.run(read)
-    if rows is None:
+    described = pool.run(read)
+    if described is None:
         raise UnknownTableError(f"no table or view named {name!r} in the database", name)
-    return Table(name, ident, {row[0]: Column(row[0], row[1], row[2], row[3], name) for row in rows})
+    plain, rows = described
+    columns = {row[0]: Column(row[0], row[1], row[2], row[3], row[4], row[5], row[6], name) for row in rows}
+    return Table(name, ident, columns, plain)

@@ -28,11 +28,17 @@ class DatabaseError(Exception):
 
 
 class ConfigurationError(DatabaseError, ValueError):
-    """The ``database`` configuration section is wrong; ``key`` names the offending key."""
+    """The ``database`` configuration section is wrong.
 
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
+    ``key`` is the path of the offending key inside the section (``"port"``,
+    ``"replicas[0].host"``; ``""`` for the section as a whole), ``problem`` what is wrong with
+    it; the message is ``database.<key>: <problem>``.
+    """
+
+    def __init__(self, problem: str, key: str = "") -> None:
+        super().__init__(f"database.{key}: {problem}" if key else f"database: {problem}")
         self.key = key
+        self.problem = problem
 
 
 class NotInitializedError(DatabaseError):

@@ -33,6 +33,7 @@ import psycopg
 import psycopg_pool
 from psycopg.pq import ConnStatus
 
+from kata.db.config import Settings, check
 from kata.db.errors import (
     ConnectionLost,
     NotInitializedError,
@@ -40,7 +41,6 @@ from kata.db.errors import (
     is_connection_failure,
     translate_error,
 )
-from kata.db.settings import Settings, parse
 
 if TYPE_CHECKING:
     from kata.db.replicas import Replicas
@@ -167,7 +167,7 @@ def initialize(section: Mapping[str, Any]) -> None:
     initialize leaves the previous configuration working.
     """
     global _state, _generation
-    settings = parse(section)
+    settings = check(section)
     kwargs = _connect_kwargs(settings)
     try:
         psycopg.connect(settings.conninfo, **kwargs).close()

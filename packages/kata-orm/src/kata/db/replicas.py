@@ -15,19 +15,19 @@ replica that is down at start delays nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import msgspec
 import psycopg
 import psycopg_pool
 
 from kata.db import pool
+from kata.db.config import Settings
 from kata.db.errors import ConnectionLost, PoolTimeout, Unavailable, is_connection_failure, translate_error
-from kata.db.settings import Settings
 
 logger = logging.getLogger("kata.db")
 
@@ -59,7 +59,7 @@ class Replicas:
         self._turn = itertools.count()
         self._replicas: list[_Replica] = []
         for replica in settings.replicas:
-            own = dataclasses.replace(settings, host=replica.host, port=replica.port, replicas=())
+            own = msgspec.structs.replace(settings, host=replica.host, port=replica.port, replicas=())
             connections: psycopg_pool.ConnectionPool[pool.Connection] = psycopg_pool.ConnectionPool(
                 own.conninfo,
                 connection_class=pool.Connection,

@@ -290,6 +290,17 @@ def insert_unnest(table: Table, columns: tuple[str, ...]) -> str:
     return _render(table, key, statement)
 
 
+def copy(table: Table, columns: tuple[str, ...]) -> str:
+    """A binary COPY into *columns*."""
+    key = ("copy", columns)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table.identifier, names)
+    return _render(table, key, statement)
+
+
 def insert_values(table: Table, columns: tuple[str, ...], rows: int) -> str:
     """One INSERT ... VALUES of *rows* rows (for columns that unnest cannot carry: arrays)."""
     key = ("insert_values", columns, rows)
