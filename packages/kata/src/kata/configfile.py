@@ -13,7 +13,6 @@ came from variables, their names and the text they gave.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import difflib
 import os
 import re
@@ -228,35 +227,8 @@ def _check_database(section: Any) -> dict[str, Any]:
     """*section* checked by kata.db, as the section to hand to ``kata.db.initialize``."""
     import kata.db
 
-    check = getattr(kata.db, "check", None)
-    if check is not None:
-        check(section)
-        return dict(section)
-    # kata.db releases before the configuration contract's check() take only typed values:
-    # convert the text of variables by the schema's own field types, as check() does, then
-    # let kata.db's validation (kata.db.settings.parse, behind the settings() function) judge.
-    import importlib
-
-    import msgspec
-
-    if not isinstance(section, Mapping):
-        raise kata.db.ConfigurationError(f"database: expected a mapping, got {_kind(section)}")
-    fields = {f.name for f in dataclasses.fields(kata.db.Settings)}
-    known = {k: v for k, v in section.items() if k in fields}
-    try:
-        typed = msgspec.convert(known, kata.db.Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        found = re.match(r"^(.*?)(?: - at `\$\.?(.*)`)?$", str(exc), re.S)
-        problem, key = (found.group(1), found.group(2) or "") if found else (str(exc), "")
-        problem = re.sub(r", got `\w+`$", "", problem).replace("`", "")
-        if key in known:
-            problem += f", got {known[key]!r}"
-        problem = problem[:1].lower() + problem[1:]
-        message = f"database.{key}: {problem}" if key else f"database: {problem}"
-        raise kata.db.ConfigurationError(message, key) from None
-    converted = {k: getattr(typed, k) for k in known}
-    importlib.import_module("kata.db.settings").parse({**section, **converted})
-    return {**section, **converted}
+    kata.db.check(section)
+    return dict(section)
 
 
 def _cache(section: Any) -> dict[str, Any]:
