@@ -137,9 +137,6 @@ def _decode(decoder: Callable[[bytes], Any], body: bytes) -> Any:
         return decoder(body)
     except DecodeError as exc:
         raise HTTPError(400, str(exc)) from exc
-    except RecursionError as exc:
-        # The JSON decoder recurses once per nesting level: hostile input can exhaust the stack.
-        raise HTTPError(400, "invalid JSON: the body nests too deeply") from exc
 
 
 __all__ = ["CONTENT_TYPES", "FAST_TYPES", "FORMATS", "Format", "decode", "encode", "is_form", "render_error"]
