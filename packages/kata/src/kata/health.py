@@ -16,13 +16,14 @@ the answer a 503 whose JSON body says what, e.g.
 from __future__ import annotations
 
 import concurrent.futures
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
 import msgspec
+
+from kata.sections import ConfigurationError, convert
 
 __all__ = ["ConfigurationError", "Settings", "check", "live", "ready"]
 
@@ -40,41 +41,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """Seconds the readiness checks may take, together."""
 
 
-class ConfigurationError(ValueError):
-    """A ``health`` setting is wrong: ``.key`` names it inside the section, ``.problem`` says why."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{SECTION}.{key}: {problem}" if key else f"{SECTION}: {problem}")
-
-
-_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
-
-
 def check(section: Mapping[str, Any] | None) -> Settings:
     """Validate the ``health`` section (a plain mapping; None: the defaults); no side effects."""
-    if section is None:
-        section = {}
-    if not isinstance(section, Mapping):
-        raise ConfigurationError("", f"expected a mapping of settings, got {type(section).__name__}")
-    known = Settings.__struct_fields__
-    for key in section:
-        if key not in known:
-            raise ConfigurationError(str(key), f"unknown key (known keys: {', '.join(known)})")
-    try:
-        settings = msgspec.convert(dict(section), Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        match = _AT.match(str(exc))
-        if match is None:
-            raise ConfigurationError("", str(exc)) from None
-        raise ConfigurationError(match[2].lstrip("."), match[1]) from None
+    settings = convert(SECTION, section, Settings)
     for key in ("live", "ready"):
         path = getattr(settings, key)
         if path is not None and not path.startswith("/"):
-            raise ConfigurationError(key, f"must start with '/', got {path!r}")
+            raise ConfigurationError(SECTION, key, f"must start with '/', got {path!r}")
     if settings.live is not None and settings.live == settings.ready:
-        raise ConfigurationError("ready", f"must differ from live ({settings.live!r})")
+        raise ConfigurationError(SECTION, "ready", f"must differ from live ({settings.live!r})")
     return settings
 
 

@@ -42,6 +42,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from kata.sections import ConfigurationError, convert
+
 try:
     import prometheus_client
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -74,44 +76,18 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """With PROMETHEUS_MULTIPROC_DIR: seconds between two writes of a process's figures."""
 
 
-class ConfigurationError(ValueError):
-    """A ``metrics`` setting is wrong: ``.key`` names it inside the section, ``.problem`` says why."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"{SECTION}.{key}: {problem}" if key else f"{SECTION}: {problem}")
-
-
-_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
-
-
 def check(section: Mapping[str, Any] | None) -> Settings:
     """Validate the ``metrics`` section (a plain mapping; None: the defaults); no side effects.
 
     Strings are converted by the key's type (``flush_interval: "0.5"``).
     """
-    if section is None:
-        section = {}
-    if not isinstance(section, Mapping):
-        raise ConfigurationError("", f"expected a mapping of settings, got {type(section).__name__}")
-    known = Settings.__struct_fields__
-    for key in section:
-        if key not in known:
-            raise ConfigurationError(str(key), f"unknown key (known keys: {', '.join(known)})")
-    try:
-        settings = msgspec.convert(dict(section), Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        match = _AT.match(str(exc))
-        if match is None:
-            raise ConfigurationError("", str(exc)) from None
-        raise ConfigurationError(match[2].lstrip("."), match[1]) from None
+    settings = convert(SECTION, section, Settings)
     if settings.path is not None and not settings.path.startswith("/"):
-        raise ConfigurationError("path", f"must start with '/', got {settings.path!r}")
+        raise ConfigurationError(SECTION, "path", f"must start with '/', got {settings.path!r}")
     bounds = settings.buckets
     if not bounds or any(not math.isfinite(b) for b in bounds) or list(bounds) != sorted(set(bounds)):
         raise ConfigurationError(
-            "buckets", f"must be increasing finite numbers of seconds, got {list(bounds)}"
+            SECTION, "buckets", f"must be increasing finite numbers of seconds, got {list(bounds)}"
         )
     return settings
 
@@ -415,7 +391,7 @@ def initialize(section: Mapping[str, Any] | None) -> Settings:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
     if directory is not None and not os.path.isdir(directory):
         raise ConfigurationError(
-            "", f"PROMETHEUS_MULTIPROC_DIR names {directory!r}, which is not a directory"
+            SECTION, "", f"PROMETHEUS_MULTIPROC_DIR names {directory!r}, which is not a directory"
         )
     with _recorder.lock:
         _recorder.settings = settings
