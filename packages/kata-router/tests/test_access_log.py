@@ -6,11 +6,7 @@ import http.client
 import json
 import logging
 import re
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ import kata.router
 from kata.resource import Resource
 from kata.router import HTTPError, Router
 from kata.router.testing import Client
+from kata_harness.processes import gunicorn
 
 _app_log = logging.getLogger("tests.app")
 
@@ -209,38 +206,12 @@ APP = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("access_log", ["combined", "json"])
 def test_under_gunicorn(tmp_path: Path, access_log: str):
     (tmp_path / "logapp.py").write_text(APP.format(access_log=access_log))
-    port = free_port()
-    out = (tmp_path / "gunicorn.out").open("w")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "--chdir", str(tmp_path), "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "2", "-k", "gthread", "--threads", "2", "logapp:app"),
-        ],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start: {(tmp_path / 'gunicorn.out').read_text()}"
-                    ) from None
-                time.sleep(0.1)
-        answers = []
+    answers = []
+    gthread = ("--workers", "2", "-k", "gthread", "--threads", "2")
+    with gunicorn(tmp_path, "logapp:app", *gthread, log="gunicorn.out") as port:
         for index, given in enumerate(["from-nginx.1", "bad id!", None, "x" * 200]):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             headers = {"X-Request-ID": given} if given is not None else {}
@@ -249,10 +220,6 @@ def test_under_gunicorn(tmp_path: Path, access_log: str):
             assert response.status == 200 and json.loads(response.read()) == {"hello": f"n{index}"}
             answers.append((f"n{index}", response.getheader("X-Request-ID")))
             conn.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        out.close()
     assert answers[0][1] == "from-nginx.1"
     assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for _, rid in answers[1:])
     lines = (tmp_path / "app.log").read_text().splitlines()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from kata_harness.processes import gunicorn
 
 APP = textwrap.dedent(
     """
@@ -38,43 +37,12 @@ APP = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(params=["sync", "gthread"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
     (tmp_path / "guideapp.py").write_text(APP)
-    port = free_port()
     worker_args = ["-k", "sync"] if request.param == "sync" else ["-k", "gthread", "--threads", "4"]
-    log = (tmp_path / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "--chdir", str(tmp_path), "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "2", *worker_args, "guideapp:app"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start: {(tmp_path / 'gunicorn.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
+    with gunicorn(tmp_path, "guideapp:app", "--workers", "2", *worker_args) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def send(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):

@@ -7,13 +7,12 @@ import http.client
 import json
 import os
 import socket
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 
 import pytest
+
+from kata_harness.processes import gunicorn
 
 APP = textwrap.dedent(
     """
@@ -74,12 +73,6 @@ APP = textwrap.dedent(
 BIG = os.urandom(3 * 1024 * 1024 + 17)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["sync", "gthread"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp(f"bodies-{request.param}")
@@ -87,34 +80,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     (root / "files").mkdir()
     (root / "files" / "big.bin").write_bytes(BIG)
     (root / "files" / "hello.txt").write_bytes(b"hello, world\n")
-    port = free_port()
     worker_args = ["-k", "sync"] if request.param == "sync" else ["-k", "gthread", "--threads", "4"]
-    log = (root / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gunicorn", "--chdir", str(root), "--bind", f"127.0.0.1:{port}"),
-            *("--workers", "1", *worker_args, "bodiesapp:app"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start: {(root / 'gunicorn.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
+    with gunicorn(root, "bodiesapp:app", "--workers", "1", *worker_args) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def send(

@@ -23,6 +23,7 @@ from kata.router import Router
 from kata.router.nginx_types import DEFAULT_TYPE, TYPES
 from kata.router.static import StaticFiles
 from kata.router.testing import Client
+from kata_harness.servers import free_port
 
 FILES = {
     "hello.txt": b"hello, world\n",
@@ -203,12 +204,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
