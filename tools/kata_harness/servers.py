@@ -17,6 +17,7 @@ import urllib.parse
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 START_TIMEOUT = 30.0
 
@@ -325,12 +326,11 @@ class PostgresReplica(PostgresServer):
                 time.sleep(0.02)
 
 
-def start_replica(primary: PostgresServer) -> PostgresReplica:
-    """Start a streaming replica of *primary* (a PostgreSQL server this harness started)."""
-    workdir = tempfile.mkdtemp(prefix="kata-test-replica-")
-    os.chmod(workdir, 0o755)
-    server = PostgresReplica(kind="postgres replica", host="127.0.0.1", port=free_port(), workdir=workdir)
-    server.primary = primary
+Server = TypeVar("Server", bound="OwnedServer")
+
+
+def _launch(server: Server) -> Server:
+    """Prepare and start *server*; on any failure remove what it left and re-raise."""
     try:
         server.prepare()
         server.start()
@@ -338,6 +338,21 @@ def start_replica(primary: PostgresServer) -> PostgresReplica:
         server.destroy()
         raise
     return server
+
+
+def _workdir(kind: str) -> str:
+    workdir = tempfile.mkdtemp(prefix=f"kata-test-{kind}-")
+    os.chmod(workdir, 0o755)
+    return workdir
+
+
+def start_replica(primary: PostgresServer) -> PostgresReplica:
+    """Start a streaming replica of *primary* (a PostgreSQL server this harness started)."""
+    server = PostgresReplica(
+        kind="postgres replica", host="127.0.0.1", port=free_port(), workdir=_workdir("replica")
+    )
+    server.primary = primary
+    return _launch(server)
 
 
 class PgBouncer(OwnedServer):
@@ -398,18 +413,10 @@ class PgBouncer(OwnedServer):
 
 def start_pgbouncer(target: PostgresTarget, settings: dict[str, str] | None = None) -> PgBouncer:
     """Start PgBouncer (transaction mode) in front of *target* on a free loopback port."""
-    workdir = tempfile.mkdtemp(prefix="kata-test-pgbouncer-")
-    os.chmod(workdir, 0o755)
-    server = PgBouncer(kind="pgbouncer", host="127.0.0.1", port=free_port(), workdir=workdir)
+    server = PgBouncer(kind="pgbouncer", host="127.0.0.1", port=free_port(), workdir=_workdir("pgbouncer"))
     server.target = target
     server.settings = dict(settings or {})
-    try:
-        server.prepare()
-        server.start()
-    except BaseException:
-        server.destroy()
-        raise
-    return server
+    return _launch(server)
 
 
 def start(kind: str) -> OwnedServer:
@@ -420,16 +427,7 @@ def start(kind: str) -> OwnedServer:
         "memcached": MemcachedServer,
     }
     cls = kinds[kind]
-    workdir = tempfile.mkdtemp(prefix=f"kata-test-{kind}-")
-    os.chmod(workdir, 0o755)
-    server = cls(kind=kind, host="127.0.0.1", port=free_port(), workdir=workdir)
-    try:
-        server.prepare()
-        server.start()
-    except BaseException:
-        server.destroy()
-        raise
-    return server
+    return _launch(cls(kind=kind, host="127.0.0.1", port=free_port(), workdir=_workdir(kind)))
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kata.configfile import EmbeddedDatabase
+from kata.processes import alive
 
 SUPERUSER = "postgres"
 
@@ -77,19 +78,9 @@ def stop(data_dir: Path) -> None:
     # server running for good. Forget those first.
     with handle._lock:
         users = handle.global_process_id_list
-        alive = [pid for pid in users._get() if pid == os.getpid() or _alive(pid)]
+        alive = [pid for pid in users._get() if pid == os.getpid() or alive(pid)]
         users.put(alive)
     handle.cleanup()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _start(data_dir: Path) -> Running:

@@ -42,6 +42,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from kata.processes import alive
 from kata.sections import ConfigurationError, convert
 
 try:
@@ -301,21 +302,11 @@ class _Files:
             file.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _forget_dead(directory: str) -> None:
     """Remove the gauges of processes that ended: a dead worker's pool is not in use."""
     for path in glob.glob(os.path.join(directory, "gauge_livesum_kata*.db")):
         match = _GAUGE_FILE.match(os.path.basename(path))
-        if match and not _alive(int(match[1])):
+        if match and not alive(int(match[1])):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
 
