@@ -330,6 +330,25 @@ def test_instances_of_columns_with_any_name(db: Any, run: Any) -> None:
     assert "file" not in odd.to_dict()
 
 
+def test_column_names_are_read_in_the_connections_client_encoding(db: Any, run: Any) -> None:
+    # The same non-ASCII column name arrives as different bytes under LATIN1 and UTF8; a row
+    # read under each names its attribute the same.
+    run('CREATE TABLE accents (id serial PRIMARY KEY, "café" text)')
+
+    class Accents(kata.db.Object):
+        __table__ = "accents"
+
+    Accents.create([{"café": "noir"}])
+    expected = {"id": 1, "café": "noir"}
+    with kata.db.scope():
+        assert Accents.get_one({"id": 1}).to_dict() == expected  # type: ignore[union-attr]
+        kata.db.execute("SET client_encoding TO 'LATIN1'")
+        assert Accents.get_one({"id": 1}).to_dict() == expected  # type: ignore[union-attr]
+        assert Accents.get({"café": "noir"})[0].to_dict() == expected
+        kata.db.execute("SET client_encoding TO 'UTF8'")
+        assert Accents.get_one({"id": 1}).to_dict() == expected  # type: ignore[union-attr]
+
+
 def test_instances_of_a_single_column_and_of_plain_names(db: Any, run: Any) -> None:
     run("CREATE TABLE single (id serial PRIMARY KEY)")
 

@@ -63,14 +63,13 @@ class Column:
     table: str
     # The lowest and highest value of an integer column (None for other types).
     bounds: tuple[int, int] | None = field(init=False, repr=False)
+    # What wraps a value for a json/jsonb column (psycopg does not adapt dict by itself).
+    wrap: Callable[[Any], Any] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Fixed when the column is read, because every bound value looks at both.
         object.__setattr__(self, "bounds", _INTEGER_RANGES.get(self.type_name))
-
-    @property
-    def wrap(self) -> Callable[[Any], Any] | None:
-        """Wraps a value for a json/jsonb column (psycopg does not adapt dict by itself)."""
-        return _JSON_WRAPPERS.get(self.type_name)
+        object.__setattr__(self, "wrap", _JSON_WRAPPERS.get(self.type_name))
 
     @property
     def array_cast(self) -> sql.Composable:

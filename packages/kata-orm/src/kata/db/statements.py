@@ -53,8 +53,9 @@ def bind(column: Column, value: Any) -> Any:
             raise _out_of_range(column, bounds)
     elif kind is list and column.is_array:
         check(column, value, set(map(type, value)), None)
-    if column.wrap is not None and value is not None:
-        return column.wrap(value)
+    wrap = column.wrap
+    if wrap is not None and value is not None:
+        return wrap(value)
     return value
 
 
@@ -117,12 +118,16 @@ def where(table: Table, conditions: Mapping[str, Any] | None) -> tuple[tuple[Any
     """
     if not conditions:
         return (), []
-    if not isinstance(conditions, Mapping):
+    if type(conditions) is not dict and not isinstance(conditions, Mapping):
         raise TypeError(f"where must be a mapping of column names to values, got {type(conditions).__name__}")
     shape: list[tuple[str, str]] = []
     params: list[Any] = []
+    columns = table.columns
     for name, value in conditions.items():
-        column = table.column(name)
+        # (table.column() makes the error; the plain lookup first is for speed.)
+        column = columns.get(name) if type(name) is str else None
+        if column is None:
+            column = table.column(name)
         if value is None:
             shape.append((column.name, _NULL))
         elif isinstance(value, _MANY) and not column.is_array and column.wrap is None:
