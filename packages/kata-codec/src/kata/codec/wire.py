@@ -25,6 +25,7 @@ import msgpack
 import orjson
 
 from kata.codec.errors import DecodeError
+from kata.codec.record import Record, wire_form
 
 MAX_DEPTH: Final = 254
 """The deepest nesting of arrays and maps that both encoders write (orjson's own limit)."""
@@ -51,6 +52,8 @@ def _converter(kind: type) -> Callable[[Any], Any] | None:
         return str
     if issubclass(kind, Enum):  # orjson writes members as their value: msgpack does the same
         return attrgetter("value")
+    if issubclass(kind, Record):
+        return wire_form
     to_dict = getattr(kind, "to_dict", None)
     if callable(to_dict):
         return methodcaller("to_dict")
@@ -116,10 +119,10 @@ def to_json(value: Any) -> bytes:
     ValueError for NaN and infinities, which JSON cannot represent.
     """
     try:
-        # Most bodies hold no other object than model instances: calling their to_dict()
-        # straight from orjson spares a Python call per instance (measured: 1,000 instances in
-        # half the time). Anything else fails this attempt at its first odd value.
-        body = orjson.dumps(value, default=_to_dict, option=_OPTIONS)
+        # Most bodies hold no other object than model instances (Records): orjson reaches
+        # their attributes through C calls alone. Anything else fails this attempt at its
+        # first odd value, and the second one follows every rule.
+        body = orjson.dumps(value, default=wire_form, option=_OPTIONS)
     except orjson.JSONEncodeError:
         body = _dumps(value)
     # orjson writes NaN and infinities as null. Most bodies hold no null at all and need no
@@ -129,9 +132,6 @@ def to_json(value: Any) -> bytes:
         if bad is not None:
             raise ValueError(f"Out of range float values are not JSON compliant: {bad!r}")
     return body
-
-
-_to_dict: Final = methodcaller("to_dict")
 
 
 def _dumps(value: Any) -> bytes:

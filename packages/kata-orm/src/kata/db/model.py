@@ -181,7 +181,7 @@ def _check_count(name: str, value: int | None) -> bool:
     return True
 
 
-class Object:
+class Object(kata.codec.Record):
     """A row of the table named by the subclass's ``__table__``.
 
     ::
@@ -196,7 +196,9 @@ class Object:
     they are of the same class and hold the same values.
 
     Every subclass is registered with :func:`kata.codec.register`, so a model instance stored
-    in a kata cache comes back as an instance of its class.
+    in a kata cache comes back as an instance of its class. As a :class:`kata.codec.Record`,
+    it has :meth:`to_dict` (its values by column name, in a new dict), and responses and
+    :func:`kata.db.serialize` write its values without a call per instance.
     """
 
     __table__: ClassVar[str]
@@ -217,10 +219,6 @@ class Object:
         instance = object.__new__(cls)
         instance.__dict__.update(data)
         return instance
-
-    def to_dict(self) -> dict[str, Any]:
-        """The instance's values by column name (a new dict; changing it changes nothing)."""
-        return dict(self.__dict__)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
