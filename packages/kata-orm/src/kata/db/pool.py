@@ -54,6 +54,9 @@ _PREPARE_THRESHOLD = 5
 # How long a checkout waits for an idle pooled connection when some are not lent out: just
 # enough to take one that is there (psycopg_pool refuses a timeout of 0).
 _NO_WAIT = 0.001
+# A connection that goes back to the pool keeps its reader cursor (and the last result read)
+# only when that result has at most this many rows.
+_KEPT_ROWS = 100
 # What Unavailable suggests to clients: the server refused or did not answer, try again soon.
 RETRY_AFTER = 2
 
@@ -70,9 +73,9 @@ class Connection(psycopg.Connection[Any]):
         """A cursor with tuple rows that the model calls share while the connection is lent.
 
         Making a cursor costs about as much as kata's own part of a one-row read (measured:
-        3.5 µs, a psycopg Transformer and adapters map each time); the calls of a request
-        reuse one instead. It goes when the connection goes back, so that no result outlives
-        the request that read it.
+        3.5 µs, a psycopg Transformer and adapters map each time), so the connection keeps
+        one. It keeps the last result it read until the next call, so it is dropped when the
+        connection goes back to the pool holding a large result.
         """
         cursor = self._reader
         if cursor is None or cursor.closed:
@@ -114,9 +117,13 @@ _lock = threading.Lock()
 
 
 class _Lease:
-    """The connection a scope (or a single call) holds, taken from the pool when first needed."""
+    """The connection a scope (or a single call) holds, taken from the pool when first needed.
 
-    __slots__ = ("conn", "state")
+    It is also the context manager that :func:`scope` returns: one object per request rather
+    than two, since a scope is entered on every request, database or not.
+    """
+
+    __slots__ = ("conn", "state", "token")
 
     def __init__(self, state: _State | None) -> None:
         self.state = state
@@ -153,6 +160,17 @@ class _Lease:
         if conn is not None:
             assert self.state is not None
             _give_back(self.state, conn)
+
+    def __enter__(self) -> None:
+        # Nested: the outer scope's connection serves, and this one holds none.
+        self.token = None if _scope.get() is not None else _scope.set(self)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.token is not None:
+            _scope.reset(self.token)
+            self.release()
 
 
 # The connection of the innermost open transaction() in this thread or task.
@@ -379,7 +397,11 @@ def _give_back(state: _State, conn: Connection) -> None:
     replaces a broken connection), or closed if it was made outside the pool."""
     with state.lent_lock:
         state.lent -= 1
-    conn._reader = None
+    reader = conn._reader
+    if reader is not None:
+        result = reader.pgresult
+        if result is not None and result.ntuples > _KEPT_ROWS:
+            conn._reader = None
     if not conn.pooled:
         conn.close()
         return
@@ -432,25 +454,7 @@ def run(work: Callable[[Connection], R]) -> R:
             lease.release()
 
 
-class _Scope:
-    __slots__ = ("lease", "token")
-
-    def __enter__(self) -> None:
-        if _scope.get() is not None:  # nested: the outer scope's connection serves
-            self.token = None
-            return
-        self.lease = _Lease(None)
-        self.token = _scope.set(self.lease)
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.token is not None:
-            _scope.reset(self.token)
-            self.lease.release()
-
-
-def scope() -> _Scope:
+def scope() -> _Lease:
     """A block whose kata.db calls share one pooled connection.
 
     ::
@@ -464,7 +468,7 @@ def scope() -> _Scope:
     transaction left on the connection is rolled back, and a broken one is replaced. Nested
     scopes share the outer one's connection. A scope belongs to its thread (and asyncio task).
     """
-    return _Scope()
+    return _Lease(None)
 
 
 def connect(*, autocommit: bool = False) -> psycopg.Connection[Any]:
