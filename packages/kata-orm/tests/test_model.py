@@ -282,6 +282,16 @@ def test_columns_added_later_are_seen_after_forget_tables(db: Any, run: Any) -> 
     assert [foo.bar for foo in Foo.get({"extra": 7})] == ["a"]
 
 
+def test_rows_follow_the_tables_columns_as_they_change(db: Any, run: Any) -> None:
+    Foo.create([{"bar": "a", "qux": 1}])
+    assert set(Foo.get_one({"bar": "a"}).to_dict()) == {"id", "bar", "qux", "created"}  # type: ignore[union-attr]
+    run("ALTER TABLE foo DROP COLUMN created")
+    assert set(Foo.get_one({"bar": "a"}).to_dict()) == {"id", "bar", "qux"}  # type: ignore[union-attr]
+    run("ALTER TABLE foo RENAME COLUMN qux TO quux")
+    kata.db.forget_tables()
+    assert Foo.get({"quux": 1})[0].to_dict() == {"id": 1, "bar": "a", "quux": 1}
+
+
 def test_a_model_without_table(db: Any) -> None:
     class Base(kata.db.Object):
         pass

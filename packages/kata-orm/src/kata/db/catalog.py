@@ -99,6 +99,11 @@ class Table:
     plain: bool
     # Rendered statements, by the shape of the call that needed them.
     statements: dict[Any, str] = field(default_factory=dict, compare=False, repr=False)
+    # For each model class, the number of fields of a ``SELECT *`` result and the function
+    # that makes an instance of a row of it (kata.db.model.select_rows).
+    makers: dict[type, tuple[int, Callable[[Any], Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def column(self, name: object) -> Column:
         """The column called *name*; UnknownColumnError naming the table and *name* otherwise."""
