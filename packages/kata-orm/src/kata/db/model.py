@@ -349,8 +349,7 @@ class Object(kata.codec.Record):
         shape, params = statements.where(table, where)
         if not shape:
             raise ValueError("get_one() needs a where mapping that picks one row")
-        params.append(2)
-        query = statements.select(table, shape, (), True, False)
+        query = statements.select_one(table, shape)
         found = read(lambda conn: select_rows(conn, cls, table, query, params))
         if len(found) > 1:
             raise DatabaseError(f"get_one() on {table.name!r}: more than one row matches {dict(where)!r}")

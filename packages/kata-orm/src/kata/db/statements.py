@@ -201,6 +201,17 @@ def select(
     return _render(table, key, statement)
 
 
+def select_one(table: Table, shape: tuple[tuple[str, str], ...]) -> str:
+    """The SELECT of get_one: two rows at most, enough to tell one match from several (the
+    limit is in the text: a parameter less to send per call)."""
+    key = ("select_one", shape)
+    found = table.statements.get(key)
+    if found is not None:
+        return found
+    statement = sql.SQL("SELECT * FROM {}").format(table.identifier) + _where_sql(table, shape)
+    return _render(table, key, statement + sql.SQL(" LIMIT 2"))
+
+
 def count(table: Table, shape: tuple[tuple[str, str], ...]) -> str:
     key = ("count", shape)
     found = table.statements.get(key)
