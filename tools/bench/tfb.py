@@ -608,8 +608,9 @@ def paths(queries: int) -> dict[str, str]:
 
 def time_in_process(
     apps: dict[str, WSGIApp], queries: int, rounds: int, budget: float
-) -> dict[str, dict[str, float]]:
-    """Median µs per request of each test type and app; apps take turns within each round."""
+) -> dict[str, dict[str, list[float]]]:
+    """µs per request of each test type and app, one sample per round; apps take turns
+    within each round."""
     samples: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in apps} for kind in TYPES}
     for path in paths(queries).values():
         for app in apps.values():
@@ -625,10 +626,7 @@ def time_in_process(
                     if elapsed >= budget:
                         break
                 samples[kind][name].append(elapsed / count * 1e6)
-    return {
-        kind: {name: statistics.median(found) for name, found in by_app.items()}
-        for kind, by_app in samples.items()
-    }
+    return samples
 
 
 # -- timing under gunicorn + wrk -----------------------------------------------------------------
@@ -700,9 +698,9 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
 
 def time_under_wrk(
     names: Iterable[str], dsn: str, queries: int, rounds: int, seconds: int, connections: int
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Median requests/s per worker class, test type and app (apps interleaved)."""
-    results: dict[str, dict[str, dict[str, float]]] = {}
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Requests/s per worker class, test type and app, one sample per round (apps interleaved)."""
+    results: dict[str, dict[str, dict[str, list[float]]]] = {}
     for worker in ("sync", "gthread"):
         samples: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in TYPES}
         with _servers(names, worker, dsn) as urls:
@@ -713,10 +711,7 @@ def time_under_wrk(
                         if problems:
                             print(f"  ! {name} {worker} {path}: {problems}", file=sys.stderr)
                         samples[kind][name].append(rate)
-        results[worker] = {
-            kind: {name: statistics.median(found) for name, found in by_app.items()}
-            for kind, by_app in samples.items()
-        }
+        results[worker] = samples
     return results
 
 
@@ -739,18 +734,29 @@ def _servers(names: Iterable[str], worker: str, dsn: str) -> Iterator[dict[str, 
 
 
 def table(
-    title: str, unit: str, results: dict[str, dict[str, float]], names: list[str], higher_is_better: bool
+    title: str,
+    unit: str,
+    results: dict[str, dict[str, list[float]]],
+    names: list[str],
+    higher_is_better: bool,
 ) -> str:
+    """Medians of the samples, and the median of each round's ratio to Falcon: the apps of a
+    round run back to back, so its ratio is taken under one load, which the medians of
+    separate rounds are not on a shared machine."""
     lines = [f"\n{title}\n", "| test type | " + " | ".join(f"{name} {unit}" for name in names) + " | "]
     lines[-1] += " | ".join(f"{name} / falcon" for name in names if name != "falcon") + " |"
     lines.append("|" + "---|" * (2 * len(names)))
     for kind in TYPES:
         row = results[kind]
-        cells = [f"{row[name]:,.1f}" for name in names]
-        ratios = [f"{row[name] / row['falcon']:.2f}x" for name in names if name != "falcon"]
+        cells = [f"{statistics.median(row[name]):,.1f}" for name in names]
+        ratios = [
+            f"{statistics.median(mine / theirs for mine, theirs in zip(row[name], row['falcon'], strict=True)):.2f}x"
+            for name in names
+            if name != "falcon"
+        ]
         lines.append(f"| {kind} | " + " | ".join(cells + ratios) + " |")
     note = "higher is better" if higher_is_better else "lower is better"
-    lines.append(f"\nRatios to Falcon ({note}).")
+    lines.append(f"\nRatios to Falcon ({note}): the median of the rounds' ratios.")
     return "\n".join(lines)
 
 
@@ -777,7 +783,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument(
-        "--budget", type=float, default=0.3, help="seconds per app and type per in-process round"
+        "--budget", type=float, default=0.3, help="seconds per app and type per in-process round (0.3)"
     )
     parser.add_argument("--seconds", type=int, default=3, help="seconds per wrk run (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
