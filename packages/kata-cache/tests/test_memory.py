@@ -117,6 +117,38 @@ def test_every_read_is_a_copy_the_cache_does_not_share(value: object) -> None:
         assert cache.get_multi(["k"]) == {"k": value}
 
 
+class Bare:
+    """A registered class without __init__, rebuilt from its __dict__ as model rows are."""
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Bare:
+        made = cls()
+        made.__dict__.update(data)
+        return made
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Bare and other.__dict__ == self.__dict__
+
+
+kata.codec.register(Bare, "tests.memory.Bare")
+
+
+@pytest.mark.parametrize("kind", [Bare, Row])
+def test_rows_are_fresh_instances_whatever_their_constructor(kind: type) -> None:
+    cache = kata.cache.MemoryCache()
+    row = kind.from_dict({"id": 1, "name": "a"})  # type: ignore[attr-defined]
+    cache.set_multi({"k": row, "j": row})
+    reads = [cache.get_multi(["k", "j"])["k"], cache.get("k"), cache.get_multi(["k"])["k"]]
+    assert all(type(read) is kind and read == row for read in reads)
+    assert len({id(read) for read in reads}) == 3
+    reads[0].name = "changed"
+    reads[1].extra = True
+    assert cache.get("k") == row and cache.get_multi(["k", "j"]) == {"k": row, "j": row}
+
+
 def test_an_entry_replaced_is_never_served_from_its_old_copy() -> None:
     cache = kata.cache.MemoryCache()
     cache.set("k", Row(1, "old"))
