@@ -242,3 +242,41 @@ def test_neither_attribute_nor_pull_is_named(cache: kata.cache.Cache) -> None:
 
     with pytest.raises(NotImplementedError, match=r"Incomplete must define attribute\(\) or pull\(items\)"):
         Incomplete([1]).get()
+
+
+def test_two_items_with_one_key_are_refused_when_the_key_is_cached(cache: kata.cache.Cache) -> None:
+    Lookup = _counting(cache, {1: "one"}, [])
+    assert Lookup([1]).get() == {1: "one"}
+
+    with pytest.raises(ValueError, match=r"Lookup: items 1 and '1' have the same key 'lookup:1'"):
+        Lookup([1, "1"]).get()
+
+
+def test_a_lookup_that_finds_every_item_asks_nothing_about_pulling(cache: kata.cache.Cache) -> None:
+    asked: list[str] = []
+
+    def bad(name: str) -> Any:
+        def method(self: Any) -> Any:
+            asked.append(name)
+            return -1
+
+        return method
+
+    calls: list[list[Any]] = []
+    Lookup = _counting(cache, {1: "one", 2: "two"}, calls)
+    Strict = _counting(
+        cache,
+        {1: "one", 2: "two"},
+        calls,
+        expire=bad("expire"),
+        absent_expire=bad("absent_expire"),
+        lock_timeout=bad("lock_timeout"),
+    )
+    assert Lookup([1, 2]).get() == {1: "one", 2: "two"}
+    assert Strict([2, 1]).get() == {2: "two", 1: "one"}
+    assert asked == []
+    # The first lookup with something to pull checks them, before pulling.
+    with pytest.raises(ValueError, match=r"Lookup.absent_expire\(\) returned -1"):
+        Strict([1, 3]).get()
+    assert asked == ["absent_expire"]
+    assert calls == [[1, 2]]

@@ -8,7 +8,7 @@ from typing import Any, TypeGuard
 
 from kata.cache import Cache, CacheError
 from kata.container.absent import Absent
-from kata.container.loader import Plan
+from kata.container.loader import Plan, Reject
 from kata.container.logs import warn
 
 
@@ -48,14 +48,13 @@ class Container:
 
     def _plan(
         self,
+        cache: Cache,
         pull: Callable[[list[str]], Mapping[str, Any]],
         absent_expire: float | None,
-        reject: Callable[[], Callable[[dict[str, Any]], list[str]] | None],
+        reject: Reject | None,
     ) -> Plan:
-        """What one lookup needs; *reject* makes the check of values read, asked only of a cache
-        other processes write to (a memory cache holds nothing this process did not store)."""
+        """What pulling and storing need: asked, and checked, only when a lookup misses."""
         owner = type(self).__qualname__
-        cache = self._cache()
         return Plan(
             owner=type(self),
             cache=cache,
@@ -64,8 +63,14 @@ class Container:
             lock=self.lock(),
             lock_timeout=seconds(owner, "lock_timeout", self.lock_timeout()),
             pull=pull,
-            reject=reject() if getattr(cache, "shared", True) else None,
+            reject=reject,
         )
+
+    @staticmethod
+    def _checked(cache: Cache) -> bool:
+        """Whether values read from *cache* are checked: a memory cache holds nothing this
+        process did not store, so only caches other processes write to are."""
+        return bool(getattr(cache, "shared", True))
 
     def _cache(self) -> Cache:
         cache = self.cache()
@@ -93,7 +98,7 @@ class Container:
             )
 
 
-def rejecter(valid: Callable[[str, Any], bool]) -> Callable[[dict[str, Any]], list[str]]:
+def rejecter(valid: Callable[[str, Any], bool]) -> Reject:
     """The keys of values read from the cache that *valid* (by key and value) refuses, and of
     absence markers.
 

@@ -21,9 +21,14 @@ _FIRST_POLL = 0.01
 _LAST_POLL = 0.1
 
 
+Reject = Callable[[dict[str, Any]], list[str]]
+"""The keys of values read from the cache that are not values the container stores, absence
+markers included."""
+
+
 @dataclass(slots=True)
 class Plan:
-    """What one lookup needs from its container, asked once per lookup."""
+    """What pulling and storing need from the container, asked only when a lookup misses."""
 
     owner: type
     """The container class, named in warnings."""
@@ -35,19 +40,36 @@ class Plan:
     lock_timeout: float
     pull: Callable[[list[str]], Mapping[str, Any]]
     """Pulls values by cache key; leaves out the keys the source does not have."""
-    reject: Callable[[dict[str, Any]], list[str]] | None
-    """The keys of values read that are not values the container stores, absence markers
-    included; None: any value but a marker is one."""
+    reject: Reject | None
+    """None: any value but a marker is one the container stores."""
 
 
 _MISSING = object()
 
 
-def load(plan: Plan, keys: Sequence[str]) -> dict[str, Any]:
-    """Return the values of *keys* (distinct), from the cache or pulled; absent keys left out."""
-    found, misses, cache_up = _read(plan, keys)
-    if not misses:
-        return found
+def load(
+    owner: type, cache: Cache, keys: Sequence[str], reject: Reject | None, plan: Callable[[], Plan]
+) -> dict[str, Any]:
+    """Return the values of *keys* (distinct), from *cache* or pulled; absent keys left out.
+
+    A lookup that finds a value for every key costs one ``get_multi`` and *reject* (or the
+    search for markers): *plan* is asked only when something is missing, refused or a marker.
+    """
+    try:
+        cached = cache.get_multi(keys)
+    except CacheError as exc:
+        _read_failed(owner, cache, exc)
+        return _fill(plan(), {}, list(keys), False)
+    odd = _odd(cached, reject)
+    if not odd and len(cached) == len(keys):
+        return cached
+    complete = plan()
+    found, misses = _sort(complete, keys, cached, odd)
+    return _fill(complete, found, misses, True) if misses else found
+
+
+def _fill(plan: Plan, found: dict[str, Any], misses: list[str], cache_up: bool) -> dict[str, Any]:
+    """Add to *found* the values of *misses*: pulled by this thread, or by the one already pulling them."""
     flight, mine, theirs = flights.join(plan.cache, misses)
     if mine:
         try:
@@ -66,23 +88,37 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
     try:
         cached = plan.cache.get_multi(keys)
     except CacheError as exc:
-        warn(
-            plan.cache,
-            "read",
-            "%s: cache read failed, pulling from the source instead: %s",
-            plan.owner.__qualname__,
-            exc,
-        )
+        _read_failed(plan.owner, plan.cache, exc)
         return {}, list(keys), False
+    found, misses = _sort(plan, keys, cached, _odd(cached, plan.reject))
+    return found, misses, True
+
+
+def _read_failed(owner: type, cache: Cache, exc: CacheError) -> None:
+    warn(cache, "read", "%s: cache read failed, pulling from the source instead: %s", owner.__qualname__, exc)
+
+
+def _odd(cached: dict[str, Any], reject: Reject | None) -> list[str]:
+    """The keys of *cached* that are not values: markers, and what *reject* refuses."""
+    if reject is not None:
+        return reject(cached) if cached else []  # one pass; it refuses markers too
+    # Markers are listed once one is seen: a loop that finds none measured 6,500 instructions
+    # for 20 values, against 8,900 for the list.
+    for value in cached.values():
+        if type(value) is Absent:
+            return [key for key, found in cached.items() if type(found) is Absent]
+    return []
+
+
+def _sort(
+    plan: Plan, keys: Sequence[str], cached: dict[str, Any], odd: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Take the *odd* keys out of *cached*: the values found, and the keys to pull."""
     # Misses keep the caller's order, whatever order the cache answered in, so the source
     # is asked the same way every time. A value the container would not have stored (a
     # tampered or stale entry, or an absent marker claiming more than absent_expire) is a
     # miss too: it is pulled again and overwritten, instead of failing every request.
     hidden: set[str] = set()  # items known to be absent: neither a value nor a miss
-    if plan.reject is None:
-        odd = [key for key, value in cached.items() if type(value) is Absent]
-    else:
-        odd = plan.reject(cached) if cached else []  # one pass; it refuses markers too
     rejected = 0
     for key in odd:
         value = cached.pop(key)
@@ -99,9 +135,8 @@ def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], b
             rejected,
         )
     if len(cached) == len(keys):
-        return cached, [], True
-    misses = [key for key in keys if key not in cached and key not in hidden]
-    return cached, misses, True
+        return cached, []
+    return cached, [key for key in keys if key not in cached and key not in hidden]
 
 
 def _absent(marker: Absent, absent_expire: float | None) -> bool:

@@ -63,8 +63,19 @@ class Simple(Container):
         fails, the value is pulled and returned anyway, and a warning is logged.
         """
         key = check_key(type(self).__qualname__, self.key())
-        reject = None if type(self).valid is Simple.valid else rejecter(lambda _key, value: self.valid(value))
-        found = load(self._plan(lambda keys: {key: self.pull()}, None, lambda: reject), [key])
+        cache = self._cache()
+        reject = (
+            rejecter(lambda _key, value: self.valid(value))
+            if type(self).valid is not Simple.valid and self._checked(cache)
+            else None
+        )
+        found = load(
+            type(self),
+            cache,
+            [key],
+            reject,
+            lambda: self._plan(cache, lambda keys: {key: self.pull()}, None, reject),
+        )
         return found.get(key)
 
     def dirty(self) -> None:
