@@ -6,8 +6,9 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kata.cache import Cache
+from kata.container.absent import Absent
 from kata.container.base import Container, check_key, rejecter, seconds
-from kata.container.loader import Plan, Reject, load
+from kata.container.loader import Plan, Reject, read, settle
 
 _NOT_PULLED = object()
 
@@ -107,17 +108,27 @@ class Attribute(Container):
         :meth:`absent_expire` seconds). If the cache fails, everything is pulled and returned
         anyway, and a warning is logged.
         """
-        unique = dict.fromkeys(self.items)
+        unique: dict[Any, Any] = dict.fromkeys(self.items)
         if not unique:
             return {}
         keys = self._keys(unique)
         cache = self._cache()
         reject = self._rejecter(self._distinct(keys, unique)) if self._checked(cache) else None
+        cached = read(type(self), cache, keys)
         # Keys are checked distinct before anything is pulled, in _pulling, and need not be
         # before: a lookup that found as many values as keys had distinct keys.
-        found = load(type(self), cache, keys, reject, lambda: self._pulling(cache, keys, unique, reject))
-        if len(found) == len(keys):  # measured cheaper than the comprehension below
-            return dict(zip(unique, map(found.__getitem__, keys), strict=False))
+        if cached is not None and len(cached) == len(keys) and (reject is None or not reject(cached)):
+            # Every key has a value, unless some are absence markers: the pass that looks for
+            # them also puts the values in the result, the dict of the items (measured 19,000
+            # instructions for 20 items, against 26,700 for a search, then a new dict).
+            for item, key in zip(unique, keys, strict=False):
+                value = cached[key]
+                if type(value) is Absent:
+                    break
+                unique[item] = value
+            else:
+                return unique
+        found = settle(self._pulling(cache, keys, unique, reject), keys, cached)
         return {item: found[key] for item, key in zip(unique, keys, strict=True) if key in found}
 
     def _pulling(self, cache: Cache, keys: list[str], unique: Iterable[Any], reject: Reject | None) -> Plan:

@@ -44,9 +44,6 @@ class Plan:
     """None: any value but a marker is one the container stores."""
 
 
-_MISSING = object()
-
-
 def load(
     owner: type, cache: Cache, keys: Sequence[str], reject: Reject | None, plan: Callable[[], Plan]
 ) -> dict[str, Any]:
@@ -55,17 +52,28 @@ def load(
     A lookup that finds a value for every key costs one ``get_multi`` and *reject* (or the
     search for markers): *plan* is asked only when something is missing, refused or a marker.
     """
+    cached = read(owner, cache, keys)
+    if cached is not None and len(cached) == len(keys) and not _odd(cached, reject):
+        return cached
+    return settle(plan(), keys, cached)
+
+
+def read(owner: type, cache: Cache, keys: Sequence[str]) -> dict[str, Any] | None:
+    """One ``get_multi`` of *keys*; None, with a warning logged, when the cache failed."""
     try:
-        cached = cache.get_multi(keys)
+        return cache.get_multi(keys)
     except CacheError as exc:
         _read_failed(owner, cache, exc)
-        return _fill(plan(), {}, list(keys), False)
-    odd = _odd(cached, reject)
-    if not odd and len(cached) == len(keys):
-        return cached
-    complete = plan()
-    found, misses = _sort(complete, keys, cached, odd)
-    return _fill(complete, found, misses, True) if misses else found
+        return None
+
+
+def settle(plan: Plan, keys: Sequence[str], cached: dict[str, Any] | None) -> dict[str, Any]:
+    """The values of *keys* given what :func:`read` returned: refused values and markers taken
+    out, and the misses pulled (all of them when the cache failed)."""
+    if cached is None:
+        return _fill(plan, {}, list(keys), False)
+    found, misses = _sort(plan, keys, cached, _odd(cached, plan.reject))
+    return _fill(plan, found, misses, True) if misses else found
 
 
 def _fill(plan: Plan, found: dict[str, Any], misses: list[str], cache_up: bool) -> dict[str, Any]:
@@ -85,10 +93,8 @@ def _fill(plan: Plan, found: dict[str, Any], misses: list[str], cache_up: bool) 
 
 def _read(plan: Plan, keys: Sequence[str]) -> tuple[dict[str, Any], list[str], bool]:
     """One ``get_multi``: the values found, the keys to pull, and whether the cache answered."""
-    try:
-        cached = plan.cache.get_multi(keys)
-    except CacheError as exc:
-        _read_failed(plan.owner, plan.cache, exc)
+    cached = read(plan.owner, plan.cache, keys)
+    if cached is None:
         return {}, list(keys), False
     found, misses = _sort(plan, keys, cached, _odd(cached, plan.reject))
     return found, misses, True
