@@ -60,6 +60,30 @@ def test_threads_share_one_instance() -> None:
     assert (cache.stats.hits, cache.stats.misses) == (4000, 0)
 
 
+def test_hits_and_misses_are_counted_exactly_from_threads() -> None:
+    cache = kata.cache.MemoryCache()
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(300):
+                # A first read of each value decodes it, later ones copy it; "absent" misses.
+                cache.set(f"{n}:{i}", {"n": n, "nested": [i]} if i % 2 else {"n": n})
+                assert cache.get(f"{n}:{i}") is not None
+                assert len(cache.get_multi([f"{n}:{i}", f"{n}:{i - 1}", "absent"])) == 1 + (i > 0)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    # Per thread: 300 gets and 599 keys of get_multi hit; "absent" and "n:-1" miss.
+    assert (cache.stats.hits, cache.stats.misses) == (8 * (300 + 599), 8 * (300 + 1))
+
+
 class Row:
     """A registered class with scalar attributes, as model rows are."""
 

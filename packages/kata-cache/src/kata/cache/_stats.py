@@ -10,7 +10,8 @@ class CacheStats:
 
     ``hits`` and ``misses`` count keys (a ``get_multi`` of ten keys with three found adds 3
     and 7); ``errors`` counts failed server calls and stored values that could not be decoded
-    (which are returned as misses). Updating them costs one uncontended lock per call.
+    (which are returned as misses). Updating them costs one uncontended lock per call; the
+    memory type counts hits and misses under its own lock instead, which it holds anyway.
     """
 
     __slots__ = ("_lock", "errors", "hits", "misses")
