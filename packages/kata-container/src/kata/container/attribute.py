@@ -119,7 +119,7 @@ class Attribute(Container):
         # before: a lookup that found as many values as keys had distinct keys.
         if cached is not None and len(cached) == len(keys) and (reject is None or not reject(cached)):
             # Every key has a value, unless some are absence markers: the pass that looks for
-            # them also puts the values in the result, the dict of the items (measured 19,000
+            # them also puts the values in the result, the dict of the items (measured 19,800
             # instructions for 20 items, against 26,700 for a search, then a new dict).
             for item, key in zip(unique, keys, strict=False):
                 value = cached[key]
