@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 import kata.cache
 import kata.codec
+
+
+def _in_threads(work: Callable[[int], None], count: int) -> None:
+    """Run work(0) .. work(count - 1) each in a thread of its own, and wait for all of them."""
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def test_max_size_evicts_the_least_recently_used() -> None:
@@ -50,11 +60,7 @@ def test_threads_share_one_instance() -> None:
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(work, 8)
     assert failures == []
     assert len(cache) == 8 * 500 + 500
     assert (cache.stats.hits, cache.stats.misses) == (4000, 0)
@@ -74,11 +80,7 @@ def test_hits_and_misses_are_counted_exactly_from_threads() -> None:
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _in_threads(work, 8)
     assert failures == []
     # Per thread: 300 gets and 599 keys of get_multi hit; "absent" and "n:-1" miss.
     assert (cache.stats.hits, cache.stats.misses) == (8 * (300 + 599), 8 * (300 + 1))
