@@ -170,7 +170,8 @@ class _Lease:
     ) -> None:
         if self.token is not None:
             _scope.reset(self.token)
-            self.release()
+            if self.conn is not None:  # (most requests that use no database end here)
+                self.release()
 
 
 # The connection of the innermost open transaction() in this thread or task.
