@@ -12,7 +12,7 @@ round-robin, so drift on a shared machine hits them alike.
 
 Single rows: --gets reads of one row by id, each its own call, through kata's pool against a
 plain psycopg_pool pool (no check on checkout) and SQLAlchemy Core; and inside one
-``kata.db.scope()``. Threads: requests of 20 single-row reads each (a scope per request for
+``kata.db.scope()``; and in one ``get_each`` call, every read sent in one pipeline. Threads: requests of 20 single-row reads each (a scope per request for
 kata, one pool checkout per request for psycopg_pool), run by 1 thread and by 4 threads of
 one process; the figure is requests per second, median of --reps rounds, and the ratio of 4
 threads to 1. Insert: kata's create returns instances with their ids and defaults; the raw
@@ -302,12 +302,16 @@ def bench_gets(server: Any, gets: int, reps: int) -> None:
             for i in ids:
                 Item.get_one({"id": i})
 
+    def kata_get_each() -> Any:
+        Item.get_each({"id": i} for i in ids)
+
     results = median_ms(
         {
             "psycopg_pool, a checkout per read": plain_pool,
             "kata Item.get({'id': n}), a checkout per read": kata_get,
             "kata Item.get_one({'id': n}), a checkout per read": kata_get_one,
             "kata Item.get_one({'id': n}) in one kata.db.scope()": kata_scope,
+            "kata Item.get_each({'id': n} for n in ids), one pipeline": kata_get_each,
             "SQLAlchemy Core select by id, a checkout per read": sqlalchemy,
         },
         reps,
