@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +10,7 @@ import psycopg
 import pytest
 
 import kata.db
+from kata_harness.proxy import Proxy
 
 
 class Foo(kata.db.Object):
@@ -154,64 +153,10 @@ def test_a_stop_while_the_pool_is_idle_fails_the_first_call_at_once(private: Any
     assert Foo.count() == 0
 
 
-class CuttingProxy:
-    """A TCP forwarder to PostgreSQL that can cut its connections silently, as a proxy or a
-    firewall that drops idle connections does: the client is not told until it sends."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.upstream = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.pairs: list[tuple[socket.socket, socket.socket]] = []
-        self.cut_clients: set[socket.socket] = set()
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            self.pairs.append((client, server))
-            threading.Thread(target=self.pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self.pump, args=(server, client, False), daemon=True).start()
-
-    def pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            if from_client and source in self.cut_clients:
-                source.close()  # the client learns of the cut only now, when it sends
-                return
-            if not data:
-                if from_client:
-                    target.close()
-                return
-            try:
-                target.sendall(data)
-            except OSError:
-                return
-
-    def cut(self) -> None:
-        """End every connection made so far on the server's side only."""
-        for client, server in self.pairs:
-            self.cut_clients.add(client)
-            with contextlib.suppress(OSError):  # already closed when the client left
-                server.shutdown(socket.SHUT_RDWR)
-            server.close()
-        self.pairs = []
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 def test_a_connection_cut_silently_is_replaced_and_the_call_runs_again(database: Any) -> None:
     database.run("CREATE TABLE foo (id serial PRIMARY KEY, bar text UNIQUE, qux int)")
     host, port = database.section["host"], database.section["port"]
-    proxy = CuttingProxy(host, port)
+    proxy = Proxy(host, port)
     kata.db.initialize({**database.section, "host": "127.0.0.1", "port": proxy.port, "pool_size": 2})
     try:
         Foo.create([{"bar": "a"}])

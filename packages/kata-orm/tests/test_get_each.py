@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import kata.db
+from kata_harness.proxy import Proxy
 
 
 class Foo(kata.db.Object):
@@ -46,102 +47,59 @@ def test_get_each_refuses_what_get_one_refuses(db: Any, run: Any) -> None:
     assert Foo.get_each([{"id": a.id}]) == [a]
 
 
-class HoldingProxy:
-    """A TCP forwarder to PostgreSQL that can hold back the server's replies, and counts the
-    Execute messages its clients send. While replies are held, a client that waits for each
-    result before it sends the next query gets one query out; one that pipelines, all."""
+class ExecuteCounter:
+    """Counts the Execute messages of the PostgreSQL protocol that clients send through a
+    :class:`Proxy` (as its *watch*)."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.upstream = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.released = threading.Event()
-        self.released.set()
-        self.executes = 0
+    def __init__(self) -> None:
+        self.count = 0
         self.counted = threading.Condition()
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self.accept, daemon=True).start()
+        self.pending: dict[socket.socket, bytes] = {}
+        self.typed: set[socket.socket] = set()
 
-    def accept(self) -> None:
+    def __call__(self, client: socket.socket, data: bytes) -> None:
+        pending = self.pending.get(client, b"") + data
         while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            self.sockets += [client, server]
-            threading.Thread(target=self.from_client, args=(client, server), daemon=True).start()
-            threading.Thread(target=self.from_server, args=(server, client), daemon=True).start()
-
-    def from_client(self, client: socket.socket, server: socket.socket) -> None:
-        pending = b""
-        untyped = True  # the startup packet, and an SSL or GSS request before it, have no type byte
-        while True:
-            try:
-                data = client.recv(65536)
-                if not data:
+            if client not in self.typed:
+                # The startup packet, and an SSL or GSS request before it, have no type byte.
+                if len(pending) < 8 or len(pending) < int.from_bytes(pending[:4], "big"):
                     break
-                server.sendall(data)
-            except OSError:
+                if int.from_bytes(pending[4:8], "big") not in (80877103, 80877104):
+                    self.typed.add(client)
+                pending = pending[int.from_bytes(pending[:4], "big") :]
+                continue
+            if len(pending) < 5 or len(pending) < 1 + int.from_bytes(pending[1:5], "big"):
                 break
-            pending += data
-            while True:
-                if untyped:
-                    if len(pending) < 8 or len(pending) < int.from_bytes(pending[:4], "big"):
-                        break
-                    code = int.from_bytes(pending[4:8], "big")
-                    pending = pending[int.from_bytes(pending[:4], "big") :]
-                    untyped = code in (80877103, 80877104)  # SSLRequest, GSSENCRequest
-                    continue
-                if len(pending) < 5 or len(pending) < 1 + int.from_bytes(pending[1:5], "big"):
-                    break
-                if pending[:1] == b"E":
-                    with self.counted:
-                        self.executes += 1
-                        self.counted.notify_all()
-                pending = pending[1 + int.from_bytes(pending[1:5], "big") :]
-        server.close()
+            if pending[:1] == b"E":
+                with self.counted:
+                    self.count += 1
+                    self.counted.notify_all()
+            pending = pending[1 + int.from_bytes(pending[1:5], "big") :]
+        self.pending[client] = pending
 
-    def from_server(self, server: socket.socket, client: socket.socket) -> None:
-        while True:
-            try:
-                data = server.recv(65536)
-                self.released.wait()
-                if not data:
-                    break
-                client.sendall(data)
-            except OSError:
-                break
-        client.close()
-
-    def wait_for_executes(self, count: int) -> bool:
+    def wait_for(self, count: int) -> bool:
         with self.counted:
-            return self.counted.wait_for(lambda: self.executes >= count, timeout=30)
-
-    def close(self) -> None:
-        self.released.set()
-        self.listener.close()
-        for sock in self.sockets:
-            sock.close()
+            return self.counted.wait_for(lambda: self.count >= count, timeout=30)
 
 
 def test_get_each_sends_every_query_before_it_reads_a_result(database: Any) -> None:
     database.run("CREATE TABLE foo (id serial PRIMARY KEY, bar text, qux int)")
     database.run("INSERT INTO foo (bar, qux) SELECT 'row' || n, n FROM generate_series(1, 50) AS n")
-    proxy = HoldingProxy(database.section["host"], database.section["port"])
+    executes = ExecuteCounter()
+    proxy = Proxy(database.section["host"], database.section["port"], watch=executes)
     kata.db.initialize({**database.section, "host": "127.0.0.1", "port": proxy.port, "pool_size": 1})
     try:
         assert Foo.count() == 50  # the pool's connection is open and idle
         ids = [7, 3, 50, 3, 1, 99, 20, 8]
         answers: list[Any] = []
-        proxy.released.clear()
-        before = proxy.executes
+        proxy.hold()
+        before = executes.count
         reader = threading.Thread(target=lambda: answers.append(Foo.get_each({"id": id} for id in ids)))
         reader.start()
         # Every query reached the server while none of its replies could reach the client.
-        assert proxy.wait_for_executes(before + len(ids)), proxy.executes - before
+        assert executes.wait_for(before + len(ids)), executes.count - before
         assert answers == []
-        proxy.released.set()
+        proxy.release()
         reader.join(30)
         [rows] = answers
         assert [row and (row.id, row.bar) for row in rows] == [
