@@ -613,6 +613,12 @@ def paths(queries: int) -> dict[str, str]:
 WARM_CACHE_PATH, WARM_CACHE_REQUESTS = "/cached-queries?count=500", 400
 
 
+def fill_cache(app: WSGIApp) -> None:
+    """Fill the cache of an app called in process, for the cached-queries test type."""
+    for _ in range(WARM_CACHE_REQUESTS):
+        call(app, WARM_CACHE_PATH)
+
+
 def time_in_process(
     apps: dict[str, WSGIApp], queries: int, rounds: int, budget: float
 ) -> dict[str, dict[str, list[float]]]:
@@ -623,8 +629,7 @@ def time_in_process(
         for app in apps.values():
             call(app, path)  # warm up: connections, prepared statements
     for app in apps.values():
-        for _ in range(WARM_CACHE_REQUESTS):
-            call(app, WARM_CACHE_PATH)
+        fill_cache(app)
     for _ in range(rounds):
         for kind, path in paths(queries).items():
             for name, app in apps.items():

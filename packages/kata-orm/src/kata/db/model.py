@@ -378,9 +378,7 @@ class Object(kata.codec.Record):
             raise ValueError("get_one() needs a where mapping that picks one row")
         query = statements.select_one(table, shape)
         found = read(lambda conn: select_rows(conn, cls, table, query, params))
-        if len(found) > 1:
-            raise DatabaseError(f"get_one() on {table.name!r}: more than one row matches {dict(where)!r}")
-        return found[0] if found else None
+        return _one_row("get_one", table, where, found)
 
     @classmethod
     def get_each(cls: type[T], wheres: Iterable[Mapping[str, Any]]) -> list[T | None]:
@@ -412,14 +410,9 @@ class Object(kata.codec.Record):
         if not wheres:
             return []
         found = read(lambda conn: select_each(conn, cls, table, groups, len(wheres)))
-        rows: list[T | None] = []
-        for where, matched in zip(wheres, found, strict=True):
-            if len(matched) > 1:
-                raise DatabaseError(
-                    f"get_each() on {table.name!r}: more than one row matches {dict(where)!r}"
-                )
-            rows.append(matched[0] if matched else None)
-        return rows
+        return [
+            _one_row("get_each", table, where, matched) for where, matched in zip(wheres, found, strict=True)
+        ]
 
     @classmethod
     def get_in(cls: type[T], column: str, values: Iterable[Any]) -> list[T]:
@@ -528,6 +521,13 @@ class Object(kata.codec.Record):
         query = statements.count(table, shape)
         row = read(lambda conn: conn.execute(query, params).fetchone())
         return int(row[0]) if row else 0
+
+
+def _one_row(call: str, table: Table, where: Mapping[str, Any], found: list[T]) -> T | None:
+    """The row a key lookup found, or None; DatabaseError if *where* matched several."""
+    if len(found) > 1:
+        raise DatabaseError(f"{call}() on {table.name!r}: more than one row matches {dict(where)!r}")
+    return found[0] if found else None
 
 
 def _refuse_everything(what: str, shape: tuple[Any, ...], all_rows: bool) -> None:

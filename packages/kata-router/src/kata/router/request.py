@@ -22,6 +22,7 @@ D = TypeVar("D")
 T = TypeVar("T")
 
 _MAX_QUERY_FIELDS: Final = 1000
+_TOO_MANY_FIELDS: Final = f"the query string has more than {_MAX_QUERY_FIELDS} fields"
 _READ_CHUNK: Final = 64 * 1024
 _TRUE: Final = frozenset({"", "1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -146,7 +147,7 @@ class Request:
             # Nothing to decode: the fields as parse_qsl would give them, split here in a
             # fifth of its time (measured: 0.55 against 3.3 µs for ``count=20``).
             if query.count("&") >= _MAX_QUERY_FIELDS:
-                raise HTTPError(400, f"the query string has more than {_MAX_QUERY_FIELDS} fields")
+                raise HTTPError(400, _TOO_MANY_FIELDS)
             for field in query.split("&"):
                 if field:
                     name, _, value = field.partition("=")
@@ -162,7 +163,7 @@ class Request:
         except UnicodeDecodeError:
             raise HTTPError(400, "the query string is not valid UTF-8") from None
         except ValueError:
-            raise HTTPError(400, f"the query string has more than {_MAX_QUERY_FIELDS} fields") from None
+            raise HTTPError(400, _TOO_MANY_FIELDS) from None
         for name, value in pairs:
             params.setdefault(name, []).append(value)
         return params
