@@ -4,8 +4,9 @@ import dataclasses
 import enum
 import json
 import math
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import msgpack
 import pytest
@@ -261,3 +262,88 @@ def test_whatever_msgpack_decodes_encodes_back(data, binary):
     assert from_msgpack(to_msgpack(value)) == value
     if not binary:
         assert from_json(to_json(value)) == value
+
+
+class NoOffset(tzinfo):
+    """A tzinfo that knows no offset: isoformat() writes its datetimes without one."""
+
+    def utcoffset(self, dt):
+        return None
+
+    def dst(self, dt):
+        return None
+
+
+ZONES = [
+    None,
+    timezone.utc,
+    timezone(timedelta(hours=5, minutes=30)),
+    timezone(timedelta(hours=-5, minutes=-30, seconds=-15)),
+    timezone(timedelta(microseconds=1)),
+    ZoneInfo("UTC"),
+    ZoneInfo("Europe/Amsterdam"),  # +00:19:32 until 1937
+    ZoneInfo("Africa/Monrovia"),  # -00:44:30 until 1972
+    ZoneInfo("America/New_York"),
+    NoOffset(),
+]
+moments = st.builds(
+    lambda naive, zone: naive.replace(tzinfo=zone),
+    st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(ZONES),
+)
+cells = st.one_of(
+    moments,
+    st.none(),
+    st.integers(-(2**63), 2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.builds(time, st.integers(0, 23), st.integers(0, 59), tzinfo=st.sampled_from([None, timezone.utc])),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+)
+rows = st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), cells), max_size=8)
+
+
+def standard(value):
+    """What the value rules say a value becomes, by way of the standard library."""
+
+    def convert(item):
+        if isinstance(item, (datetime, time)):
+            return item.isoformat()
+        if isinstance(item, Decimal):
+            return str(item)
+        return item.to_dict()
+
+    return json.loads(json.dumps(value, default=convert))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows, st.booleans())
+def test_datetimes_in_any_zone_are_written_as_isoformat_writes_them(value, as_records):
+    if as_records:
+        value = [Row(**row) for row in value]
+    assert json.loads(to_json(value)) == standard(value)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1890, 1, 2, tzinfo=ZoneInfo("Europe/Amsterdam")),
+        datetime(1890, 1, 2, tzinfo=timezone(timedelta(seconds=59))),
+        datetime(2026, 1, 2, tzinfo=NoOffset()),
+        datetime(2026, 1, 2, tzinfo=ZoneInfo("Europe/Amsterdam")),
+    ],
+)
+def test_a_datetime_orjson_would_cut_is_written_whole_among_many(moment):
+    plain = [
+        {"id": n, "at": datetime(2026, 1, 2, n % 24, tzinfo=timezone.utc), "note": None} for n in range(500)
+    ]
+    value = [*plain, {"id": 500, "at": moment, "note": None}, *plain]
+    body = json.loads(to_json(value))
+    assert body[500]["at"] == moment.isoformat()
+    assert body == standard(value)
+
+
+def test_a_non_finite_float_is_refused_next_to_a_datetime_written_whole():
+    value = [{"at": datetime(1890, 1, 2, tzinfo=ZoneInfo("Europe/Amsterdam"))}, {"x": [None, math.inf]}]
+    with pytest.raises(ValueError, match="inf"):
+        to_json(value)
