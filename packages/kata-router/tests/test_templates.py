@@ -90,6 +90,15 @@ def test_template_mistakes_are_500s_with_the_reason_logged(templates, caplog):
     assert "no templates folder" in caplog.text
 
 
+def test_a_template_missing_at_first_is_found_once_it_is_there(templates):
+    router = Router(templates=templates)
+    router.add_route("/missing", Missing, format="html")
+    client = Client(router)
+    assert client.get("/missing").status == 500
+    (templates / "missing.html").write_text("here now")
+    assert client.get("/missing").text == "here now"
+
+
 def test_a_missing_templates_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is not a directory"):
         Router(templates=tmp_path / "nope")

@@ -55,7 +55,9 @@ def _result_maker(cls: type[T], cursor: psycopg.Cursor[Any]) -> Callable[[Sequen
     return made
 
 
-def select_rows(conn: Connection, cls: type[T], table: Table, query: str, params: Sequence[Any]) -> list[T]:
+def select_rows(
+    conn: Connection, cls: type[T], table: Table, query: str, params: Sequence[Any] | None
+) -> list[T]:
     """Run *query*, a ``SELECT *`` of *table*, on *conn*'s reader cursor; its rows as
     instances of *cls*."""
     cursor = conn.reader()
@@ -363,6 +365,10 @@ class Object(kata.codec.Record):
         if has_offset:
             params.append(offset)
         query = statements.select(table, shape, ordering, has_limit, has_offset)
+        if not params and "%" not in query:
+            # No parameters to send: psycopg skips its placeholder handling for None (4,500
+            # instructions of the 495,000 of a TechEmpower fortunes request).
+            return read(lambda conn: select_rows(conn, cls, table, query, None))
         return read(lambda conn: select_rows(conn, cls, table, query, params))
 
     @classmethod
