@@ -107,3 +107,41 @@ def test_each_thread_has_its_own_scope(db: Any) -> None:
     with kata.db.scope():
         pid = backend_pid()
         assert elsewhere(backend_pid) != pid
+
+
+def test_a_scoped_function_runs_each_call_in_a_scope_of_its_own(one: Any) -> None:
+    seen: list[tuple[int, int, Any]] = []
+
+    @kata.db.scoped
+    def work(tag: str, *, fail: bool = False) -> str:
+        """Two calls and a look from another thread."""
+        seen.append((backend_pid(), backend_pid(), elsewhere(Foo.count)))
+        if fail:
+            raise Boom
+        return tag
+
+    assert work("a") == "a"
+    first, second, other = seen[0]
+    assert first == second  # one connection for both calls
+    assert isinstance(other, kata.db.PoolTimeout)  # held for the whole call
+    assert elsewhere(Foo.count) == 0  # and given back after it
+    with pytest.raises(Boom):
+        work("b", fail=True)
+    assert elsewhere(Foo.count) == 0  # given back when it raises too
+    assert work.__name__ == "work" and work.__doc__ == "Two calls and a look from another thread."
+
+
+def test_a_scoped_function_called_in_a_scope_uses_its_connection(db: Any) -> None:
+    @kata.db.scoped
+    def pid() -> int:
+        return backend_pid()
+
+    with kata.db.scope():
+        outer = backend_pid()
+        assert pid() == outer
+        assert backend_pid() == outer  # the inner call did not give it back
+
+
+def test_a_scoped_function_without_calls_needs_no_configuration() -> None:
+    kata.db.close()
+    assert kata.db.scoped(lambda: 7)() == 7

@@ -104,13 +104,9 @@ def _web_app(new: Settings, previous: _State | None, with_database: bool) -> WSG
     router_app = kata.router.app()
     if not with_database:
         return endpoints.mount(router_app, new)
-    scope = kata.db.scope
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        # One pooled connection per request, taken at its first kata.db call (none without
-        # one) and given back when the response is made, also when it failed.
-        with scope():
-            return router_app(environ, start_response)
+    # One pooled connection per request, taken at its first kata.db call (none without one)
+    # and given back when the response is made, also when it failed.
+    app = kata.db.scoped(router_app)
 
     # The metrics and health endpoints answer ahead of the routes (and of the scope).
     return endpoints.mount(app, new)
