@@ -236,7 +236,9 @@ def cached_rows(pg: Any, reps: int) -> None:
         # No timed request reads the database (40,000 random ids, as before, left about 180
         # uncached, so that a timed request in three pulled a row).
         tfb.fill_cache(app)
-    results = _cpu_us({name: functools.partial(tfb.serve, app, path) for name, app in apps.items()}, 300, reps)
+    results = _cpu_us(
+        {name: functools.partial(tfb.serve, app, path) for name, app in apps.items()}, 300, reps
+    )
     _print_us(
         f"TechEmpower cached-queries, count=20, in process (CPU µs per request, load {os.getloadavg()[0]:.1f})",
         results,
