@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kata.codec import DecodeError, from_json, from_msgpack, to_json, to_msgpack
+from kata.codec import DecodeError, Record, from_json, from_msgpack, to_json, to_msgpack
 from kata.codec.wire import MAX_DEPTH
 
 
@@ -347,3 +347,30 @@ def test_a_non_finite_float_is_refused_next_to_a_datetime_written_whole():
     value = [{"at": datetime(1890, 1, 2, tzinfo=ZoneInfo("Europe/Amsterdam"))}, {"x": [None, math.inf]}]
     with pytest.raises(ValueError, match="inf"):
         to_json(value)
+
+
+class Priced(Record):
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+class Hidden(Priced):
+    def to_dict(self) -> dict:
+        return {"id": self.id}
+
+
+class Failing(Priced):
+    def to_dict(self) -> dict:
+        raise AttributeError("no such column: price")
+
+
+def test_model_instances_with_decimals_are_written_whole_in_any_company():
+    instances = [
+        Priced(id=n, price=Decimal(f"{n}.50"), at=datetime(2026, 1, 2, tzinfo=timezone.utc)) for n in range(3)
+    ]
+    expected = [{"id": n, "price": f"{n}.50", "at": "2026-01-02T00:00:00+00:00"} for n in range(3)]
+    assert json.loads(to_json(instances)) == expected
+    mixed = [*instances, {"id": 3, "price": Decimal("3.50")}, Hidden(id=4, price=Decimal("4"))]
+    assert json.loads(to_json(mixed)) == [*expected, {"id": 3, "price": "3.50"}, {"id": 4}]
+    with pytest.raises(AttributeError, match="no such column: price"):
+        to_json([Priced(id=1, price=Decimal("1")), Failing(id=2)])

@@ -37,7 +37,7 @@ _INT_MAX: Final = 2**64 - 1
 # orjson writes datetimes, dates and naive times in C, eight times faster than isoformat(), and
 # with the same text except in two cases: a UTC offset with seconds (an LMT zone's +00:09:21),
 # which it cuts to minutes, and a tzinfo whose utcoffset() is None, written as +00:00. A body
-# that holds an aware datetime is checked for both (_unfaithful) and, where one is found,
+# that holds an aware datetime is checked for both (_problem) and, where one is found,
 # encoded again with isoformat() for every datetime (_EXACT). Dataclasses go to the default
 # function, so that they follow the same rule as any other object (to_dict() or a TypeError).
 _OPTIONS: Final = orjson.OPT_PASSTHROUGH_DATACLASS
@@ -119,9 +119,9 @@ def _problem(value: Any, floats: bool, datetimes: bool) -> float | datetime | No
     """The first thing orjson wrote unfaithfully in the encoding of *value*, or None.
 
     That is a NaN or an infinity (written as null) when *floats*; when *datetimes*, a datetime
-    of a nesting level where orjson wrote one otherwise than isoformat() does. The walk goes one nesting level at a time and handles
-    each type met on a level in bulk, so that a list of flat rows costs a few C-speed passes
-    rather than a Python loop per value.
+    of a nesting level where orjson wrote one otherwise than isoformat() does. The walk goes
+    one nesting level at a time and handles each type met on a level in bulk, so that a list
+    of flat rows costs a few C-speed passes rather than a Python loop per value.
     """
     level: list[Any] = [value]
     while level:
@@ -161,6 +161,14 @@ def to_json(value: Any) -> bytes:
         # first odd value, and the second one follows every rule.
         body = orjson.dumps(value, default=wire_form, option=_OPTIONS)
     except orjson.JSONEncodeError:
+        if type(value) is list and value and isinstance(value[0], Record):
+            # Model instances with a value orjson has no type for (a Decimal column, say):
+            # their attributes first, by C calls, so that the second attempt calls Python for
+            # those values alone and not for each instance too (1,000 rows: 0.2 ms less).
+            try:
+                value = list(map(wire_form, value))
+            except AttributeError:
+                pass  # not all Records: the second attempt converts each as it meets it
         body = _dumps(value, _OPTIONS)
     # orjson writes NaN and infinities as null: most bodies hold no null at all and need no
     # further look. Most hold no aware datetime either. A one-byte test runs at memchr's
