@@ -51,7 +51,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, NamedTuple
 
 import falcon
 import flask
@@ -671,9 +671,34 @@ def _free_port() -> int:
     return free_port()
 
 
+class Server(NamedTuple):
+    url: str
+    pid: int
+    """gunicorn's master process: its children are the workers."""
+
+
+def worker_cpu(master: int) -> float:
+    """CPU seconds (user and system) that the workers of gunicorn master *master* have used.
+
+    Read from Linux's /proc: a worker's own figure, which the load of other processes does not
+    inflate as it does a wall-clock rate."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as file:
+                fields = file.read().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == master:  # ppid; utime and stime follow, in clock ticks
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def gunicorn(name: str, worker: str, dsn: str) -> Iterator[str]:
-    """Serve app *name* under gunicorn with 2 workers of class *worker*; yield its base URL."""
+def gunicorn(name: str, worker: str, dsn: str) -> Iterator[Server]:
+    """Serve app *name* under gunicorn with 2 workers of class *worker*."""
     port = _free_port()
     threads = ["--threads", "4"] if worker == "gthread" else []
     env = dict(os.environ, TFB_DSN=dsn, TFB_POOL_SIZE="4" if worker == "gthread" else "1")
@@ -692,7 +717,7 @@ def gunicorn(name: str, worker: str, dsn: str) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"gunicorn for {name} ({worker}) did not start") from None
                 time.sleep(0.2)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -702,8 +727,9 @@ def gunicorn(name: str, worker: str, dsn: str) -> Iterator[str]:
             proc.wait()
 
 
-def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
-    """Requests per second of a wrk run against *url*, and what went wrong (empty: nothing)."""
+def wrk(url: str, seconds: int, connections: int) -> tuple[float, int, str]:
+    """Requests per second of a wrk run against *url*, the requests answered, and what went
+    wrong (empty: nothing)."""
     binary = shutil.which("wrk") or "/usr/bin/wrk"
     result = subprocess.run(
         [binary, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", url],
@@ -712,7 +738,8 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
         check=True,
     )
     rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-    if rate is None:
+    count = re.search(r"(\d+) requests in", result.stdout)
+    if rate is None or count is None:
         raise RuntimeError(f"wrk printed no rate:\n{result.stdout}{result.stderr}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", result.stdout)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", result.stdout)
@@ -726,42 +753,51 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
             problems.append(f"{connect} connect and {write} write errors")
         if timeout:
             problems.append(f"{timeout} answers slower than wrk's 2 s timeout")
-    return float(rate.group(1)), "; ".join(problems)
+    return float(rate.group(1)), int(count.group(1)), "; ".join(problems)
+
+
+Samples = dict[str, dict[str, list[float]]]
+"""One figure per round, by test type and app."""
 
 
 def time_under_wrk(
     names: Iterable[str], dsn: str, queries: int, rounds: int, seconds: int, connections: int
-) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Requests/s per worker class, test type and app, one sample per round (apps interleaved)."""
-    results: dict[str, dict[str, dict[str, list[float]]]] = {}
+) -> dict[str, tuple[Samples, Samples]]:
+    """Per worker class: requests/s, and the workers' CPU µs per request, by test type and
+    app, one sample per round (apps interleaved)."""
+    results: dict[str, tuple[Samples, Samples]] = {}
     for worker in ("sync", "gthread"):
-        samples: dict[str, dict[str, list[float]]] = {kind: {name: [] for name in names} for kind in TYPES}
-        with _servers(names, worker, dsn) as urls:
-            for url in urls.values():
+        rates: Samples = {kind: {name: [] for name in names} for kind in TYPES}
+        cpu: Samples = {kind: {name: [] for name in names} for kind in TYPES}
+        with _servers(names, worker, dsn) as servers:
+            for server in servers.values():
                 for _ in range(WARM_CACHE_REQUESTS):
-                    with urllib.request.urlopen(url + WARM_CACHE_PATH, timeout=30) as answer:
+                    with urllib.request.urlopen(server.url + WARM_CACHE_PATH, timeout=30) as answer:
                         answer.read()
             for _ in range(rounds):
                 for kind, path in paths(queries).items():
-                    for name, url in urls.items():
-                        rate, problems = wrk(url + path, seconds, connections)
+                    for name, server in servers.items():
+                        used = worker_cpu(server.pid)
+                        rate, count, problems = wrk(server.url + path, seconds, connections)
+                        used = worker_cpu(server.pid) - used
                         if problems:
                             print(f"  ! {name} {worker} {path}: {problems}", file=sys.stderr)
-                        samples[kind][name].append(rate)
-        results[worker] = samples
+                        rates[kind][name].append(rate)
+                        cpu[kind][name].append(used / count * 1e6)
+        results[worker] = (rates, cpu)
     return results
 
 
 @contextmanager
-def _servers(names: Iterable[str], worker: str, dsn: str) -> Iterator[dict[str, str]]:
-    urls: dict[str, str] = {}
+def _servers(names: Iterable[str], worker: str, dsn: str) -> Iterator[dict[str, Server]]:
+    servers: dict[str, Server] = {}
     stack: list[Any] = []
     try:
         for name in names:
             server = gunicorn(name, worker, dsn)
-            urls[name] = server.__enter__()
+            servers[name] = server.__enter__()
             stack.append(server)
-        yield urls
+        yield servers
     finally:
         for server in reversed(stack):
             server.__exit__(None, None, None)
@@ -850,14 +886,18 @@ def main() -> None:
             close()
             served = time_under_wrk(APPS, dsn, args.queries, args.rounds, args.seconds, args.connections)
             for worker, label in (("sync", "2 sync workers"), ("gthread", "2 gthread workers x 4 threads")):
+                rates, cpu = served[worker]
+                title = f"gunicorn, {label}, wrk {args.connections} connections, {args.seconds:g} s per run"
+                print(
+                    table(f"{title}, requests/s (median of {args.rounds})", "req/s", rates, list(APPS), True)
+                )
                 print(
                     table(
-                        f"gunicorn, {label}, wrk {args.connections} connections, {args.seconds:g} s per run, "
-                        f"requests/s (median of {args.rounds})",
-                        "req/s",
-                        served[worker],
+                        f"{title}, the workers' CPU µs per request (median of {args.rounds})",
+                        "µs",
+                        cpu,
                         list(APPS),
-                        True,
+                        False,
                     )
                 )
         print(f"\nload after: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
