@@ -131,3 +131,16 @@ def test_values_cannot_be_changed_behind_the_cache(cache: kata.cache.Cache) -> N
     got["point"].y = 99
     assert cache.get("v") == {"list": [1, 2], "point": Point(1, 2)}
     assert cache.get("v") is not cache.get("v")
+
+
+@pytest.mark.parametrize("cache_type", ["redis", "memcached"])  # shared storage to write odd bytes to
+def test_an_undecodable_value_among_many_is_a_miss_and_the_others_are_read(make_cache: Any) -> None:
+    reader = make_cache()
+    # Pickled 5: bytes the default serializer did not write (msgpack reads an empty map, then
+    # bytes left over).
+    make_cache(prefix=reader.prefix, pickle=True).set("b", 5)
+    reader.set_multi({"a": Point(1, 2), "c": [1, "x"], "d": {"k": (3, 4)}})
+    assert reader.get_multi(["a", "b", "c", "d"]) == {"a": Point(1, 2), "c": [1, "x"], "d": {"k": (3, 4)}}
+    assert (reader.stats.hits, reader.stats.misses, reader.stats.errors) == (3, 1, 1)
+    assert reader.get_multi(["a", "c", "d"]) == {"a": Point(1, 2), "c": [1, "x"], "d": {"k": (3, 4)}}
+    assert (reader.stats.hits, reader.stats.misses, reader.stats.errors) == (6, 1, 1)

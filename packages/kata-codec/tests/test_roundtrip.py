@@ -122,3 +122,16 @@ def test_threads_encode_independently():
 def test_a_marker_outside_its_array_is_refused():
     with pytest.raises(DecodeError, match="marker"):
         loads(msgpack.packb(msgpack.ExtType(6, b"")))
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (dumps(["x", 1])[:-1], "incomplete input"),
+        (dumps(["x", 1]) + dumps(7), "extra data"),
+        (b"\xc1", "FormatError"),  # (msgpack's error has no message: its name is given)
+    ],
+)
+def test_a_decode_error_says_what_is_wrong(data, problem):
+    with pytest.raises(DecodeError, match=problem):
+        loads(data)

@@ -112,8 +112,9 @@ def test_malformed_json_raises_decode_error_with_the_decoders_message(data):
 
 @pytest.mark.parametrize("data", [b"", b"\xc1", b"\x92\x01", b"\xa3ab", b"\xa2\xff\xfe", b"\x81\x01\x02"])
 def test_malformed_msgpack_raises_decode_error(data):
-    with pytest.raises(DecodeError, match="invalid msgpack"):
+    with pytest.raises(DecodeError, match="invalid msgpack") as caught:
         from_msgpack(data)
+    assert str(caught.value).split(": ", 1)[1]  # says what is wrong, if only the error's name
 
 
 def test_decoders_round_trip_plain_values():

@@ -190,7 +190,7 @@ class Cache(ABC):
         """Count a failed server call and return the CacheError to raise from *exc*."""
         self.stats.record_error()
         label = f"cache {self.name!r}" if self.name else type(self).__name__
-        return CacheError(f"{label} ({where}): {operation} failed: {exc or type(exc).__name__}")
+        return CacheError(f"{label} ({where}): {operation} failed: {str(exc) or type(exc).__name__}")
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""

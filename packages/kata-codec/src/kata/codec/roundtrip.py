@@ -157,7 +157,7 @@ def loads(data: bytes) -> Any:
     except DecodeError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for malformed input
-        raise DecodeError(f"undecodable cached value: {exc}") from exc
+        raise DecodeError(f"undecodable cached value: {str(exc) or type(exc).__name__}") from exc
     if type(value) is _Marker:  # a marker outside the array it must head
         raise DecodeError("undecodable cached value: a type marker outside its array")
     return value

@@ -333,6 +333,6 @@ def from_msgpack(data: bytes, *, binary: bool = True) -> Any:
     except DecodeError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for malformed input
-        raise DecodeError(f"invalid msgpack: {exc or type(exc).__name__}") from None
+        raise DecodeError(f"invalid msgpack: {str(exc) or type(exc).__name__}") from None
     _check_msgpack([value], binary)
     return value
