@@ -374,3 +374,11 @@ def test_model_instances_with_decimals_are_written_whole_in_any_company():
     assert json.loads(to_json(mixed)) == [*expected, {"id": 3, "price": "3.50"}, {"id": 4}]
     with pytest.raises(AttributeError, match="no such column: price"):
         to_json([Priced(id=1, price=Decimal("1")), Failing(id=2)])
+
+
+def test_naive_datetimes_beside_one_zone_need_no_second_encoding():
+    from kata.codec.wire import _exact_in_orjson
+
+    new_york = ZoneInfo("America/New_York")
+    assert _exact_in_orjson([datetime(2026, 1, 2), datetime(2026, 7, 1, tzinfo=new_york)])
+    assert not _exact_in_orjson([datetime(2026, 1, 2), datetime(1850, 7, 1, tzinfo=new_york)])

@@ -102,6 +102,7 @@ def _whole_minutes(offset: timedelta | None) -> bool:
 def _exact_in_orjson(moments: list[datetime]) -> bool:
     """Whether orjson writes every one of *moments* (exact datetimes) as isoformat() does."""
     zones = set(map(_tzinfo, moments))
+    one_zone = len(zones) == 1  # (naive ones among them: a None there)
     zones.discard(None)
     for zone in zones:
         if type(zone) is timezone:
@@ -109,20 +110,22 @@ def _exact_in_orjson(moments: list[datetime]) -> bool:
                 return False
         elif not (type(zone) is ZoneInfo and zone.key in _UTC_KEYS):
             # A zone's offset depends on the moment: each one is asked (a C call each).
-            in_zone = moments if len(zones) == 1 else [moment for moment in moments if moment.tzinfo is zone]
+            in_zone = moments if one_zone else [moment for moment in moments if moment.tzinfo is zone]
             if not all(map(_whole_minutes, map(datetime.utcoffset, in_zone))):
                 return False
     return True
 
 
-def _problem(value: Any, floats: bool, datetimes: bool) -> float | datetime | None:
-    """The first thing orjson wrote unfaithfully in the encoding of *value*, or None.
+def _problem(value: Any, floats: bool, datetimes: bool) -> tuple[float | None, bool]:
+    """What orjson wrote unfaithfully in the encoding of *value*: the first NaN or infinity
+    (written as null), looked for when *floats*, and whether a datetime is written otherwise
+    than isoformat() does, looked at when *datetimes*.
 
-    That is a NaN or an infinity (written as null) when *floats*; when *datetimes*, a datetime
-    of a nesting level where orjson wrote one otherwise than isoformat() does. The walk goes
-    one nesting level at a time and handles each type met on a level in bulk, so that a list
-    of flat rows costs a few C-speed passes rather than a Python loop per value.
+    The walk goes one nesting level at a time and handles each type met on a level in bulk,
+    so that a list of flat rows costs a few C-speed passes rather than a Python loop per value.
+    It stops at the first non-finite float.
     """
+    inexact = False
     level: list[Any] = [value]
     while level:
         met = set(map(type, level))
@@ -131,11 +134,10 @@ def _problem(value: Any, floats: bool, datetimes: bool) -> float | datetime | No
             members: list[Any] = level if len(met) == 1 else [item for item in level if type(item) is kind]
             if kind is datetime:
                 if datetimes and not _exact_in_orjson(members):
-                    moment: datetime = members[0]
-                    return moment
+                    inexact, datetimes = True, False  # one is enough: all are written again
             elif issubclass(kind, float):
                 if floats and not all(map(isfinite, members)):
-                    return next(float(number) for number in members if not isfinite(number))
+                    return next(float(number) for number in members if not isfinite(number)), inexact
             elif issubclass(kind, dict):
                 below.extend(chain.from_iterable(map(dict.values, members)))
             elif issubclass(kind, (list, tuple)):
@@ -145,7 +147,7 @@ def _problem(value: Any, floats: bool, datetimes: bool) -> float | datetime | No
                 if convert is not None:  # an object written as its to_dict()
                     below.extend(map(convert, members))
         level = below
-    return None
+    return None, inexact
 
 
 def to_json(value: Any) -> bytes:
@@ -177,13 +179,11 @@ def to_json(value: Any) -> bytes:
     floats = b"l" in body and b"null" in body
     datetimes = b"T" in body and _AWARE_DATETIME_TEXT.search(body) is not None
     if floats or datetimes:
-        problem = _problem(value, floats, datetimes)
-        if type(problem) is float:
-            raise ValueError(f"Out of range float values are not JSON compliant: {problem!r}")
-        if problem is not None:  # a datetime: all of them are written by isoformat()
+        bad, inexact = _problem(value, floats, datetimes)
+        if bad is not None:
+            raise ValueError(f"Out of range float values are not JSON compliant: {bad!r}")
+        if inexact:  # every datetime is written by isoformat() instead
             body = _dumps(value, _EXACT)
-            if floats and (bad := _problem(value, True, False)) is not None:
-                raise ValueError(f"Out of range float values are not JSON compliant: {bad!r}")
     return body
 
 
